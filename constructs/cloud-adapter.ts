@@ -1,0 +1,98 @@
+/**
+ * The contract between the fleet stack and the clouds.
+ *
+ * A cloud adapter is a construct that takes the fleet's hosts of one cloud,
+ * creates that cloud's resources and returns, per host, the facts the rest of
+ * the pipeline needs (`ProvisionedHost`). The install step and the hive only
+ * ever see `ProvisionedHost`, never a cloud resource: adding a cloud is adding
+ * one adapter file and listing it in `clouds.ts`.
+ */
+import { Construct } from 'constructs';
+import { ITerraformDependable } from 'cdktf';
+import { CloudName, FleetDeclaration, FirewallRule, HostDeclaration } from './fleet-declaration';
+import { Problems } from './validation';
+
+/** What the hive needs to fix the host's private network after nixos-infect. */
+export interface PrivateNetworkFacts {
+  /** The whole private range to route (Hetzner network range, DigitalOcean VPC range). */
+  readonly routeCidr: string;
+  /**
+   * Gateway for `routeCidr`; undefined when the range is on-link.
+   * @default - on-link
+   */
+  readonly gateway?: string;
+  /** Prefix length of the host's private address on its interface. */
+  readonly prefixLength: number;
+  /**
+   * MAC address of the private NIC when the cloud tells Terraform (a token), else undefined.
+   * @default - match the interface by address instead
+   */
+  readonly macAddress?: string;
+}
+
+/** One host after its cloud adapter ran: plain values or Terraform tokens. */
+export interface ProvisionedHost {
+  readonly name: string;
+  readonly cloud: CloudName;
+  /** Location / region / `existing`. */
+  readonly location: string;
+  readonly tags: string[];
+  /** Address SSH (install, Colmena) connects to. */
+  readonly sshAddress: string;
+  readonly sshUser: string;
+  readonly sshPort: number;
+  /** Public IPv4, '' when none. */
+  readonly publicIpv4: string;
+  /** Public IPv6, '' when none. */
+  readonly publicIpv6: string;
+  /** Private IPv4, '' when none. */
+  readonly privateIp: string;
+  /** The private network, when the host is on one the fleet manages. */
+  readonly privateNetwork?: PrivateNetworkFacts;
+  /** nixos-infect's PROVIDER for this cloud. */
+  readonly infectProvider: string;
+  /** Changes exactly when the machine is a new one (server id): re-runs the install. */
+  readonly installTrigger: string;
+  /** The install waits for these (server, network attachment). */
+  readonly installAfter: ITerraformDependable[];
+  /** True when the host runs NixOS already and must not be installed. */
+  readonly alreadyNixos: boolean;
+}
+
+/** Props every cloud adapter takes. */
+export interface CloudAdapterProps {
+  readonly fleet: FleetDeclaration;
+  /** The fleet's hosts of this adapter's cloud (never empty). */
+  readonly hosts: HostDeclaration[];
+}
+
+export interface CloudAdapter extends Construct {
+  readonly hosts: ProvisionedHost[];
+}
+
+/** The static side of an adapter class: its cloud, its validation, its constructor. */
+export interface CloudAdapterClass {
+  readonly cloud: CloudName;
+  /** Adds every problem of the fleet's hosts of this cloud (and of the cloud's network). */
+  validate(fleet: FleetDeclaration, hosts: HostDeclaration[], problems: Problems): void;
+  new (scope: Construct, id: string, props: CloudAdapterProps): CloudAdapter;
+}
+
+/** Rules every cloud host gets: SSH from the admins, ping from anywhere. */
+export function baseInboundRules(fleet: FleetDeclaration): FirewallRule[] {
+  return [
+    { protocol: 'tcp', port: '22', sourceCidrs: [...fleet.adminCidrs], description: 'SSH from admins' },
+    { protocol: 'icmp', sourceCidrs: ['0.0.0.0/0', '::/0'], description: 'ping' },
+    ...(fleet.firewallRules ?? []),
+  ];
+}
+
+/** Cloud labels/tags: the fleet name plus the host's tags. */
+export function hostTags(host: HostDeclaration): string[] {
+  return [...(host.tags ?? [])];
+}
+
+/** Stable, readable resource name `<fleet>-<suffix>`. */
+export function resourceName(fleet: FleetDeclaration, suffix: string): string {
+  return `${fleet.name}-${suffix}`;
+}

@@ -1,0 +1,62 @@
+/**
+ * ExistingMachines: the adapter for machines that already exist.
+ *
+ * It creates no resources: it validates the addresses and hands the hosts on
+ * to the install step and the hive like any cloud host.
+ */
+import { Construct } from 'constructs';
+import { isIPv4, isIPv6 } from 'net';
+import { CloudAdapter, CloudAdapterProps, ProvisionedHost } from './cloud-adapter';
+import { ExistingHost, FleetDeclaration, HostDeclaration } from './fleet-declaration';
+import { Problems, hostWhere, isDnsName, show } from './validation';
+
+/** Props of ExistingMachines: the shared adapter props (see CloudAdapterProps). */
+export type ExistingMachinesProps = CloudAdapterProps;
+
+export class ExistingMachines extends Construct implements CloudAdapter {
+  public static readonly cloud = 'existing' as const;
+
+  public static validate(_fleet: FleetDeclaration, hosts: HostDeclaration[], problems: Problems): void {
+    for (const h of hosts as ExistingHost[]) {
+      const where = hostWhere(h.name);
+      if (typeof h.address !== 'string' || !(isIPv4(h.address) || isIPv6(h.address) || isDnsName(h.address))) {
+        problems.add(where, 'address', `must be an IPv4 or IPv6 address or a DNS name, got ${show(h.address)}`);
+      }
+      if (h.user !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(h.user)) problems.add(where, 'user', `is not a valid user name: ${show(h.user)}`);
+      if (h.port !== undefined && !(Number.isInteger(h.port) && h.port >= 1 && h.port <= 65535)) {
+        problems.add(where, 'port', `must be an integer 1-65535, got ${show(h.port)}`);
+      }
+      if (h.privateIp !== undefined && !isIPv4(h.privateIp)) problems.add(where, 'privateIp', `is not an IPv4 address: ${show(h.privateIp)}`);
+      if (h.provider !== undefined && !/^[a-z0-9]*$/.test(h.provider)) {
+        problems.add(where, 'provider', `must be a nixos-infect PROVIDER value like "hetznercloud" ([a-z0-9]*), got ${show(h.provider)}`);
+      }
+      if (h.firewallRules?.length) problems.add(where, 'firewallRules', 'cannot be applied to an existing machine: its firewall is yours to manage');
+    }
+  }
+
+  public readonly hosts: ProvisionedHost[];
+
+  constructor(scope: Construct, id: string, props: ExistingMachinesProps) {
+    super(scope, id);
+    const problems = new Problems();
+    ExistingMachines.validate(props.fleet, props.hosts, problems);
+    problems.throwIfAny();
+    this.hosts = (props.hosts as ExistingHost[]).map((h) => ({
+      name: h.name,
+      cloud: 'existing',
+      location: 'existing',
+      tags: [...(h.tags ?? [])],
+      sshAddress: h.address,
+      sshUser: h.user ?? 'root',
+      sshPort: h.port ?? 22,
+      publicIpv4: isIPv4(h.address) ? h.address : '',
+      publicIpv6: isIPv6(h.address) ? h.address : '',
+      privateIp: h.privateIp ?? '',
+      infectProvider: h.provider ?? '',
+      // A different address or port means a different machine.
+      installTrigger: `${h.address}:${h.port ?? 22}`,
+      installAfter: [],
+      alreadyNixos: h.alreadyNixos ?? false,
+    } satisfies ProvisionedHost));
+  }
+}

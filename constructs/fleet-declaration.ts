@@ -1,0 +1,212 @@
+/**
+ * The typed fleet declaration: what a forker writes in `main.ts`.
+ *
+ * This file holds data types only. Everything here is plain data so the same
+ * declaration can feed the stack (`FleetStack`), the diagram script and the
+ * benchmarks without creating any Terraform resources.
+ */
+
+/** Where an installer comes from. Checked on the host before it runs. */
+export interface InstallerSource {
+  /**
+   * HTTPS URL of the installer script.
+   * @default NIXOS_INFECT_URL (nixos-infect pinned to a commit that works on BIOS machines)
+   */
+  readonly url?: string;
+  /**
+   * Lower-case hex sha256 of the file at `url`. Required whenever `url` is set.
+   * @default NIXOS_INFECT_SHA256
+   */
+  readonly sha256?: string;
+}
+
+/**
+ * nixos-infect at a pinned commit. Master (2026-01) aborts on BIOS machines
+ * (upstream issue #255); this commit is the one other Terraform users pin.
+ */
+export const NIXOS_INFECT_COMMIT = '5ef3f953d32ab92405b280615718e0b80da2ebe6';
+export const NIXOS_INFECT_URL = `https://raw.githubusercontent.com/elitak/nixos-infect/${NIXOS_INFECT_COMMIT}/nixos-infect`;
+export const NIXOS_INFECT_SHA256 = '0fb4fe42249b7d5bbb205a45f9466ed542a3095c1cbe4452f2b60d9adf8f3375';
+
+/** Current stable NixOS release series (Nov 2026). */
+export const DEFAULT_NIX_CHANNEL = 'nixos-26.05';
+
+/** An inbound firewall rule, applied by each cloud's firewall. */
+export interface FirewallRule {
+  /** `tcp`, `udp` or `icmp`. */
+  readonly protocol: 'tcp' | 'udp' | 'icmp';
+  /**
+   * A port (`"443"`) or a range (`"8000-8100"`). Not allowed for icmp.
+   * @default - required for tcp and udp
+   */
+  readonly port?: string;
+  /** Source CIDRs, IPv4 or IPv6 (`0.0.0.0/0` and `::/0` for everyone). */
+  readonly sourceCidrs: string[];
+  /**
+   * Shown in the cloud console.
+   * @default - none
+   */
+  readonly description?: string;
+}
+
+/** Settings every host kind shares. */
+export interface HostBase {
+  /** Host name: an RFC 1123 label (lower case, digits, `-`; ≤ 63 chars). Also the Colmena node name. */
+  readonly name: string;
+  /**
+   * Tags: labels on the cloud resource and Colmena tags (`colmena apply --on @tag`).
+   * Each matches `[a-z0-9_-]+`.
+   * @default []
+   */
+  readonly tags?: string[];
+  /**
+   * The host's NixOS module, relative to the project root.
+   * @default `hosts/<name>.nix`
+   */
+  readonly module?: string;
+  /**
+   * NixOS channel nixos-infect installs from.
+   * @default the fleet's `nixChannel`
+   */
+  readonly nixChannel?: string;
+  /**
+   * Installer override for this host.
+   * @default the fleet's `installer`
+   */
+  readonly installer?: InstallerSource;
+  /**
+   * Extra inbound firewall rules for this host only (on top of the fleet's).
+   * Not applied to existing hosts: their firewall is yours.
+   * @default []
+   */
+  readonly firewallRules?: FirewallRule[];
+  /**
+   * Build the system on the host instead of the machine running Colmena.
+   * @default false
+   */
+  readonly buildOnTarget?: boolean;
+}
+
+/** A server created on Hetzner Cloud. */
+export interface HetznerHost extends HostBase {
+  readonly cloud: 'hetzner';
+  /** Server type, e.g. `cx22`, `cpx21`, `cax11` (arm64), `ccx13`. */
+  readonly serverType: string;
+  /** Location: `fsn1`, `nbg1`, `hel1` (eu-central), `ash` (us-east), `hil` (us-west), `sin` (ap-southeast). */
+  readonly location: string;
+  /**
+   * Base image nixos-infect converts.
+   * @default 'debian-12'
+   */
+  readonly image?: string;
+  /** Fixed address in the fleet's Hetzner subnet. */
+  readonly privateIp: string;
+}
+
+/**
+ * A droplet created on DigitalOcean. DigitalOcean assigns VPC addresses itself
+ * (the API takes none), so there is no `privateIp`: it is learned at apply time.
+ */
+export interface DigitalOceanHost extends HostBase {
+  readonly cloud: 'digitalocean';
+  /** Droplet size slug, e.g. `s-1vcpu-2gb`. */
+  readonly size: string;
+  /** Region slug; must be the region of the fleet's VPC, e.g. `fra1`. */
+  readonly region: string;
+  /**
+   * Base image nixos-infect converts.
+   * @default 'debian-12-x64'
+   */
+  readonly image?: string;
+}
+
+/** A machine that already exists (any cloud, bare metal, a VM at home). */
+export interface ExistingHost extends HostBase {
+  readonly cloud: 'existing';
+  /** Public address the installer and Colmena reach it at: IPv4, IPv6 or a DNS name. */
+  readonly address: string;
+  /**
+   * SSH user. Installing needs root; a non-root user must have password-less sudo.
+   * @default 'root'
+   */
+  readonly user?: string;
+  /**
+   * SSH port.
+   * @default 22
+   */
+  readonly port?: number;
+  /**
+   * Address on a private network you run yourself, if any.
+   * @default - none
+   */
+  readonly privateIp?: string;
+  /**
+   * Value of nixos-infect's `PROVIDER` (e.g. `hetznercloud`, `digitalocean`, `lightsail`).
+   * Empty lets nixos-infect autodetect, which is unreliable: set it when you know.
+   * @default ''
+   */
+  readonly provider?: string;
+  /**
+   * Set when the machine already runs NixOS: nothing is installed, the hive just manages it.
+   * @default false
+   */
+  readonly alreadyNixos?: boolean;
+}
+
+export type HostDeclaration = HetznerHost | DigitalOceanHost | ExistingHost;
+export type CloudName = HostDeclaration['cloud'];
+
+/** The Hetzner private network all Hetzner hosts join. */
+export interface HetznerNetworkDeclaration {
+  /** The network's range, e.g. `10.0.0.0/16`. Its first address is the gateway. */
+  readonly ipRange: string;
+  /** The subnet hosts live in, inside `ipRange`, e.g. `10.0.1.0/24`. */
+  readonly subnetRange: string;
+  /** `eu-central`, `us-east`, `us-west` or `ap-southeast`; hosts' locations must be in it. */
+  readonly networkZone: string;
+}
+
+/** The DigitalOcean VPC all DigitalOcean hosts join (a VPC lives in one region). */
+export interface DigitalOceanNetworkDeclaration {
+  /** Region slug, e.g. `fra1`. */
+  readonly region: string;
+  /** The VPC's range, e.g. `10.20.0.0/20` (DigitalOcean allows /16 to /24). */
+  readonly ipRange: string;
+}
+
+/** The whole fleet. */
+export interface FleetDeclaration {
+  /** Fleet name: an RFC 1123 label; prefixes cloud resource names. */
+  readonly name: string;
+  /**
+   * NixOS channel: `nixos-YY.MM` or `nixos-unstable`.
+   * @default DEFAULT_NIX_CHANNEL ('nixos-26.05')
+   */
+  readonly nixChannel?: string;
+  /** OpenSSH public key lines allowed to log in as root (install, Colmena). At least one. */
+  readonly adminSshKeys: string[];
+  /** CIDRs allowed to reach SSH (port 22) through the cloud firewalls. At least one. */
+  readonly adminCidrs: string[];
+  /**
+   * Inbound rules for every cloud host on top of SSH and ICMP.
+   * @default []
+   */
+  readonly firewallRules?: FirewallRule[];
+  /**
+   * Installer for every host.
+   * @default nixos-infect at NIXOS_INFECT_COMMIT
+   */
+  readonly installer?: InstallerSource;
+  /**
+   * Hetzner private network. Required when any host is on Hetzner.
+   * @default - none
+   */
+  readonly hetzner?: HetznerNetworkDeclaration;
+  /**
+   * DigitalOcean VPC. Required when any host is on DigitalOcean.
+   * @default - none
+   */
+  readonly digitalocean?: DigitalOceanNetworkDeclaration;
+  /** The hosts. */
+  readonly hosts: HostDeclaration[];
+}
