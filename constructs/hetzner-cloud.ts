@@ -135,7 +135,8 @@ export class HetznerCloud extends Construct implements CloudAdapter {
         labels: Object.fromEntries([['fleet', fleet.name], ...(h.tags ?? []).map((t) => [t, ''])]),
         firewallIds,
         publicNet: [{ ipv4Enabled: true, ipv6Enabled: true }],
-        network: [{ networkId: Token.asNumber(network.id), ip: h.privateIp }],
+        // aliasIps: [] avoids a detach/re-attach on every apply (provider quirk with Terraform ≥ 1.4).
+        network: [{ networkId: Token.asNumber(network.id), ip: h.privateIp, aliasIps: [] }],
         // The server joins the network in the same API call; the subnet must exist first.
         dependsOn: [subnet],
         lifecycle: {
