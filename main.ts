@@ -9,6 +9,7 @@
 import { App } from 'cdktf';
 import { FleetDeclaration } from './constructs/fleet-declaration';
 import { FleetStack } from './constructs/fleet-stack';
+import { TFC_CONTEXT_KEY, terraformCloudSettings } from './constructs/terraform-cloud';
 
 export const fleet: FleetDeclaration = {
   name: 'demo',
@@ -58,6 +59,9 @@ export const fleet: FleetDeclaration = {
 
 if (require.main === module) {
   const app = new App();
-  new FleetStack(app, 'fleet', { fleet });
+  // Terraform Cloud when TF_CLOUD_ORGANIZATION and TF_WORKSPACE are set
+  // (or cdktf.json context "terraformCloud"); local state otherwise.
+  const terraformCloud = terraformCloudSettings(process.env, app.node.tryGetContext(TFC_CONTEXT_KEY));
+  new FleetStack(app, 'fleet', { fleet, terraformCloud });
   app.synth();
 }

@@ -6,16 +6,23 @@
  * the generated hive.nix) → the handoff script on the user's machine.
  */
 import { Construct } from 'constructs';
-import { TerraformOutput, TerraformStack, TerraformVariable } from 'cdktf';
+import { CloudBackend, NamedCloudWorkspace, TerraformOutput, TerraformStack, TerraformVariable } from 'cdktf';
 import { ProvisionedHost } from './cloud-adapter';
 import { CLOUD_ADAPTERS } from './clouds';
 import { DEFAULT_NIX_CHANNEL, FleetDeclaration } from './fleet-declaration';
 import { hostsOf, validateFleet } from './fleet-validation';
 import { NixosInstall } from './nixos-install';
+import { TerraformCloudSettings } from './terraform-cloud';
 
 export interface FleetStackProps {
   /** The fleet, as declared in main.ts. */
   readonly fleet: FleetDeclaration;
+  /**
+   * Run in Terraform Cloud (remote state and runs). Use
+   * `terraformCloudSettings(process.env, context)` in the app to read it.
+   * @default - local backend (state file next to the project)
+   */
+  readonly terraformCloud?: TerraformCloudSettings;
 }
 
 /** Name of the sensitive Terraform variable that may carry the SSH private key. */
@@ -32,12 +39,32 @@ export class FleetStack extends TerraformStack {
     const fleet = props.fleet;
     validateFleet(fleet, CLOUD_ADAPTERS).throwIfAny();
 
+    const remote = props.terraformCloud;
+    if (remote) {
+      new CloudBackend(this, {
+        organization: remote.organization,
+        workspaces: new NamedCloudWorkspace(remote.workspace, remote.project),
+        ...(remote.hostname ? { hostname: remote.hostname } : {}),
+      });
+    }
+
+    // Locally the key may come from the ssh-agent (empty default). Terraform
+    // Cloud workers have no agent and no access to your disk: there the key
+    // must be a sensitive workspace variable, so it is required.
     const sshPrivateKey = new TerraformVariable(this, SSH_PRIVATE_KEY_VARIABLE, {
       type: 'string',
       sensitive: true,
       nullable: false,
-      default: '',
-      description: 'SSH private key for the install step. Empty: use the ssh-agent. Set it in Terraform Cloud, which has no agent.',
+      ...(remote ? {} : { default: '' }),
+      description: remote
+        ? 'SSH private key for the install step (set it as a sensitive Terraform variable in the workspace).'
+        : 'SSH private key for the install step. Empty: use the ssh-agent.',
+      ...(remote ? {
+        validation: [{
+          condition: `\${length(var.${SSH_PRIVATE_KEY_VARIABLE}) > 0}`,
+          errorMessage: `Set ${SSH_PRIVATE_KEY_VARIABLE} as a sensitive Terraform variable in the workspace: Terraform Cloud has no ssh-agent.`,
+        }],
+      } : {}),
     });
     sshPrivateKey.overrideLogicalId(SSH_PRIVATE_KEY_VARIABLE);
 
@@ -67,6 +94,7 @@ export class FleetStack extends TerraformStack {
           trigger: host.installTrigger,
           dependsOn: host.installAfter,
           sshPrivateKey,
+          agentFallback: !remote,
         }));
       }
       new TerraformOutput(this, `host_${host.name}`, {

@@ -78,6 +78,12 @@ export interface NixosInstallProps {
    */
   readonly sshPrivateKey?: TerraformVariable;
   /**
+   * With `sshPrivateKey`: use the ssh-agent when the variable is empty.
+   * Off in Terraform Cloud, which has no agent.
+   * @default true
+   */
+  readonly agentFallback?: boolean;
+  /**
    * How long to keep trying to connect for the install step (a fresh server is still booting).
    * @default '10m'
    */
@@ -153,9 +159,11 @@ export class NixosInstall extends Construct {
       port,
       // One configuration for both worlds: the ssh-agent on a laptop, a
       // sensitive variable in Terraform Cloud (which has no agent).
-      ...(props.sshPrivateKey !== undefined
-        ? sshKeyOrAgent(props.sshPrivateKey)
-        : { agent: 'true' }),
+      ...(props.sshPrivateKey === undefined
+        ? { agent: 'true' }
+        : props.agentFallback === false
+          ? { agent: 'false', privateKey: props.sshPrivateKey.stringValue }
+          : sshKeyOrAgent(props.sshPrivateKey)),
     };
 
     const sudo = user === 'root' ? undefined : 'sudo -n';

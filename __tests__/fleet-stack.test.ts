@@ -1,0 +1,209 @@
+/** The synthesized Terraform JSON of the fleet stack: every resource the adapters create. */
+import { FleetDeclaration, HostDeclaration } from '../constructs/fleet-declaration';
+import { EXISTING_HOST, KEY_A, Json, refOf, resourceAt, synthFleet, validFleet, withHost } from './support/fleet';
+
+const KEY_B = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVQvpB4Y9qCrQWDRF6DKXTQwVOsU1PMfnEVJWP8Gv7n bob@desk';
+
+describe('Hetzner adapter', () => {
+  const json = synthFleet(validFleet({
+    adminSshKeys: [KEY_A, KEY_B],
+    firewallRules: [{ protocol: 'tcp', port: '443', sourceCidrs: ['0.0.0.0/0', '::/0'], description: 'HTTPS' }],
+    hosts: [
+      { name: 'web-1', cloud: 'hetzner', serverType: 'cx22', location: 'nbg1', privateIp: '10.0.1.10', tags: ['web', 'prod'],
+        firewallRules: [{ protocol: 'udp', port: '51820', sourceCidrs: ['0.0.0.0/0'] }] },
+      { name: 'db-1', cloud: 'hetzner', serverType: 'cax11', location: 'hel1', privateIp: '10.0.1.20', image: 'debian-12' },
+    ],
+  }));
+
+  test('provider reads its token from the environment only', () => {
+    expect(json.provider.hcloud).toEqual([{}]);
+    expect(json.terraform.required_providers.hcloud.source).toBe('hetznercloud/hcloud');
+    expect(json.provider.digitalocean).toBeUndefined();
+  });
+
+  test('one SSH key per admin key', () => {
+    const keys = Object.values(json.resource.hcloud_ssh_key) as Json[];
+    expect(keys.map((k) => k.public_key).sort()).toEqual([KEY_A, KEY_B].sort());
+    expect(new Set(keys.map((k) => k.name)).size).toBe(2);
+    keys.forEach((k) => expect(k.name).toMatch(/^test-admin-[0-9a-f]{8}$/));
+  });
+
+  test('network and cloud subnet in the zone', () => {
+    const network = resourceAt(json, 'hcloud_network', 'hetzner_network');
+    expect(network).toMatchObject({ name: 'test', ip_range: '10.0.0.0/16', labels: { fleet: 'test' } });
+    const subnet = resourceAt(json, 'hcloud_network_subnet', 'hetzner_subnet');
+    expect(subnet).toMatchObject({ type: 'cloud', network_zone: 'eu-central', ip_range: '10.0.1.0/24' });
+    expect(subnet.network_id).toBe(`\${${refOf(json, 'hcloud_network', 'hetzner_network')}.id}`);
+  });
+
+  test('base firewall: SSH from admins only, ICMP, fleet rules', () => {
+    const fw = resourceAt(json, 'hcloud_firewall', 'hetzner_firewall');
+    expect(fw.name).toBe('test-base');
+    expect(fw.rule).toEqual([
+      { direction: 'in', protocol: 'tcp', port: '22', source_ips: ['203.0.113.0/24'], description: 'SSH from admins' },
+      { direction: 'in', protocol: 'icmp', source_ips: ['0.0.0.0/0', '::/0'], description: 'ping' },
+      { direction: 'in', protocol: 'tcp', port: '443', source_ips: ['0.0.0.0/0', '::/0'], description: 'HTTPS' },
+    ]);
+  });
+
+  test('per-host rules get their own firewall, attached only to that host', () => {
+    const own = resourceAt(json, 'hcloud_firewall', 'hetzner_firewall-web-1');
+    expect(own.rule).toEqual([{ direction: 'in', protocol: 'udp', port: '51820', source_ips: ['0.0.0.0/0'] }]);
+    const web = resourceAt(json, 'hcloud_server', 'hetzner_server-web-1');
+    const db = resourceAt(json, 'hcloud_server', 'hetzner_server-db-1');
+    expect(web.firewall_ids).toEqual([
+      `\${${refOf(json, 'hcloud_firewall', 'hetzner_firewall')}.id}`,
+      `\${${refOf(json, 'hcloud_firewall', 'hetzner_firewall-web-1')}.id}`,
+    ]);
+    expect(db.firewall_ids).toEqual([`\${${refOf(json, 'hcloud_firewall', 'hetzner_firewall')}.id}`]);
+  });
+
+  test('server: type, image, location, fixed private IP, IPv4+IPv6, labels, after the subnet', () => {
+    const web = resourceAt(json, 'hcloud_server', 'hetzner_server-web-1');
+    expect(web).toMatchObject({
+      name: 'web-1',
+      server_type: 'cx22',
+      image: 'debian-12',
+      location: 'nbg1',
+      labels: { fleet: 'test', web: '', prod: '' },
+      public_net: [{ ipv4_enabled: true, ipv6_enabled: true }],
+      network: [{ ip: '10.0.1.10', alias_ips: [], network_id: `\${${refOf(json, 'hcloud_network', 'hetzner_network')}.id}` }],
+      depends_on: [refOf(json, 'hcloud_network_subnet', 'hetzner_subnet')],
+    });
+    expect(web.ssh_keys).toHaveLength(2);
+    web.ssh_keys.forEach((k: string) => expect(k).toMatch(/^\$\{hcloud_ssh_key\..*\.id\}$/));
+    expect(resourceAt(json, 'hcloud_server', 'hetzner_server-db-1').server_type).toBe('cax11');
+  });
+
+  test('a converted server is never replaced for its image, user data or key list', () => {
+    const web = resourceAt(json, 'hcloud_server', 'hetzner_server-web-1');
+    expect(web.lifecycle.ignore_changes).toEqual(expect.arrayContaining(['image', 'user_data', 'ssh_keys']));
+  });
+
+  test('outputs per host', () => {
+    const web = json.output['host_web-1'].value;
+    const server = refOf(json, 'hcloud_server', 'hetzner_server-web-1');
+    expect(web).toEqual({
+      cloud: 'hetzner', location: 'nbg1', private_ip: '10.0.1.10', ssh_port: 22, ssh_user: 'root', tags: ['web', 'prod'],
+      public_ipv4: `\${${server}.ipv4_address}`, public_ipv6: `\${${server}.ipv6_address}`,
+    });
+  });
+});
+
+describe('DigitalOcean adapter', () => {
+  const json = synthFleet(validFleet({
+    hosts: [
+      { name: 'worker-1', cloud: 'digitalocean', size: 's-1vcpu-2gb', region: 'fra1', tags: ['worker'] },
+      { name: 'worker-2', cloud: 'digitalocean', size: 's-2vcpu-4gb', region: 'fra1', image: 'debian-12-x64',
+        firewallRules: [{ protocol: 'tcp', port: '8080', sourceCidrs: ['198.51.100.0/24'] }] },
+    ],
+  }));
+
+  test('provider without token; only the clouds in use', () => {
+    expect(json.provider.digitalocean).toEqual([{}]);
+    expect(json.provider.hcloud).toBeUndefined();
+    expect(json.resource.hcloud_server).toBeUndefined();
+  });
+
+  test('VPC in the region', () => {
+    expect(resourceAt(json, 'digitalocean_vpc', 'digitalocean_vpc')).toMatchObject({ name: 'test-fra1', region: 'fra1', ip_range: '10.20.0.0/20' });
+  });
+
+  test('droplet: VPC, IPv6, tags, keys, default image, ignore_changes', () => {
+    const d = resourceAt(json, 'digitalocean_droplet', 'digitalocean_droplet-worker-1');
+    expect(d).toMatchObject({
+      name: 'worker-1', size: 's-1vcpu-2gb', region: 'fra1', image: 'debian-12-x64', ipv6: true,
+      vpc_uuid: `\${${refOf(json, 'digitalocean_vpc', 'digitalocean_vpc')}.id}`,
+      tags: ['test', 'worker'],
+    });
+    expect(d.ssh_keys).toEqual([expect.stringMatching(/^\$\{digitalocean_ssh_key\..*\.id\}$/)]);
+    expect(d.lifecycle.ignore_changes).toEqual(expect.arrayContaining(['image', 'user_data', 'ssh_keys']));
+  });
+
+  test('firewall: SSH from admins, VPC traffic in, everything out', () => {
+    const fw = resourceAt(json, 'digitalocean_firewall', 'digitalocean_firewall');
+    expect(fw.droplet_ids).toHaveLength(2);
+    expect(fw.inbound_rule).toEqual([
+      { protocol: 'tcp', port_range: '22', source_addresses: ['203.0.113.0/24'] },
+      { protocol: 'icmp', source_addresses: ['0.0.0.0/0', '::/0'] },
+      { protocol: 'tcp', port_range: '1-65535', source_addresses: ['10.20.0.0/20'] },
+      { protocol: 'udp', port_range: '1-65535', source_addresses: ['10.20.0.0/20'] },
+      { protocol: 'icmp', source_addresses: ['10.20.0.0/20'] },
+    ]);
+    expect(fw.outbound_rule).toEqual([
+      { protocol: 'tcp', port_range: '1-65535', destination_addresses: ['0.0.0.0/0', '::/0'] },
+      { protocol: 'udp', port_range: '1-65535', destination_addresses: ['0.0.0.0/0', '::/0'] },
+      { protocol: 'icmp', destination_addresses: ['0.0.0.0/0', '::/0'] },
+    ]);
+    const own = resourceAt(json, 'digitalocean_firewall', 'digitalocean_firewall-worker-2');
+    expect(own.droplet_ids).toEqual([`\${${refOf(json, 'digitalocean_droplet', 'digitalocean_droplet-worker-2')}.id}`]);
+    expect(own.inbound_rule).toEqual([{ protocol: 'tcp', port_range: '8080', source_addresses: ['198.51.100.0/24'] }]);
+  });
+
+  test('outputs carry the VPC-assigned private address', () => {
+    const droplet = refOf(json, 'digitalocean_droplet', 'digitalocean_droplet-worker-1');
+    expect(json.output['host_worker-1'].value).toMatchObject({
+      cloud: 'digitalocean', location: 'fra1', private_ip: `\${${droplet}.ipv4_address_private}`,
+      public_ipv4: `\${${droplet}.ipv4_address}`, public_ipv6: `\${${droplet}.ipv6_address}`, tags: ['worker'],
+    });
+  });
+});
+
+describe('existing machines', () => {
+  const fleet: FleetDeclaration = validFleet({
+    hetzner: undefined, digitalocean: undefined,
+    hosts: [
+      EXISTING_HOST,
+      { name: 'v6-box', cloud: 'existing', address: '2001:db8::7', user: 'admin', privateIp: '192.168.1.7' },
+      { name: 'old-nixos', cloud: 'existing', address: 'nixos.example.org', alreadyNixos: true },
+    ],
+  });
+  const json = synthFleet(fleet);
+
+  test('no provider, no cloud resource: `terraform init` needs no download', () => {
+    expect(json.provider).toBeUndefined();
+    expect(json.terraform?.required_providers).toBeUndefined();
+    expect(Object.keys(json.resource)).toEqual(['terraform_data']);
+  });
+
+  test('outputs: the address as given', () => {
+    expect(json.output['host_box-1'].value).toEqual({
+      cloud: 'existing', location: 'existing', public_ipv4: '198.51.100.7', public_ipv6: '', private_ip: '',
+      ssh_user: 'root', ssh_port: 2222, tags: [],
+    });
+    expect(json.output['host_v6-box'].value).toMatchObject({ public_ipv4: '', public_ipv6: '2001:db8::7', ssh_user: 'admin', private_ip: '192.168.1.7' });
+  });
+
+  test('an already-NixOS machine gets no install', () => {
+    expect(Object.keys(json.resource.terraform_data).sort()).toEqual([
+      'nixos_install_box-1', 'nixos_install_v6-box', 'nixos_ready_box-1', 'nixos_ready_v6-box',
+    ]);
+  });
+});
+
+describe('mixed fleet', () => {
+  test('the example fleet in main.ts synthesizes every cloud', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { fleet } = require('../main') as { fleet: FleetDeclaration };
+    const json = synthFleet(fleet);
+    expect(Object.keys(json.resource).sort()).toEqual([
+      'digitalocean_droplet', 'digitalocean_firewall', 'digitalocean_ssh_key', 'digitalocean_vpc',
+      'hcloud_firewall', 'hcloud_network', 'hcloud_network_subnet', 'hcloud_server', 'hcloud_ssh_key', 'terraform_data',
+    ]);
+    expect(fleet.hosts.filter((h: HostDeclaration) => h.cloud === 'hetzner').length).toBeGreaterThanOrEqual(2);
+    for (const h of fleet.hosts) expect(json.output[`host_${h.name}`]).toBeDefined();
+  });
+
+  test('host order and cloud order do not change resource names', () => {
+    const a = synthFleet(validFleet());
+    const b = synthFleet(validFleet({ hosts: [...validFleet().hosts].reverse() }));
+    for (const type of Object.keys(a.resource)) expect(Object.keys(b.resource[type]).sort()).toEqual(Object.keys(a.resource[type]).sort());
+  });
+
+  test('changing one host leaves the others untouched', () => {
+    const a = synthFleet(validFleet());
+    const b = synthFleet(withHost('web-1', { serverType: 'cx32' }));
+    expect(resourceAt(b, 'hcloud_server', 'hetzner_server-db-1')).toEqual(resourceAt(a, 'hcloud_server', 'hetzner_server-db-1'));
+    expect(resourceAt(b, 'hcloud_server', 'hetzner_server-web-1').server_type).toBe('cx32');
+  });
+});
