@@ -84,7 +84,7 @@ describe('Hetzner adapter', () => {
     const web = json.output['host_web-1'].value;
     const server = refOf(json, 'hcloud_server', 'hetzner_server-web-1');
     expect(web).toEqual({
-      cloud: 'hetzner', location: 'nbg1', private_ip: '10.0.1.10', ssh_port: 22, ssh_user: 'root', tags: ['web', 'prod'],
+      cloud: 'hetzner', location: 'nbg1', private_ip: '10.0.1.10', ssh_port: 22, ssh_user: 'root', tags: ['web', 'prod'], ssh_address: `\${${server}.ipv4_address}`,
       public_ipv4: `\${${server}.ipv4_address}`, public_ipv6: `\${${server}.ipv6_address}`,
     });
   });
@@ -168,7 +168,7 @@ describe('existing machines', () => {
 
   test('outputs: the address as given', () => {
     expect(json.output['host_box-1'].value).toEqual({
-      cloud: 'existing', location: 'existing', public_ipv4: '198.51.100.7', public_ipv6: '', private_ip: '',
+      cloud: 'existing', location: 'existing', public_ipv4: '198.51.100.7', public_ipv6: '', private_ip: '', ssh_address: '198.51.100.7',
       ssh_user: 'root', ssh_port: 2222, tags: [],
     });
     expect(json.output['host_v6-box'].value).toMatchObject({ public_ipv4: '', public_ipv6: '2001:db8::7', ssh_user: 'admin', private_ip: '192.168.1.7' });

@@ -106,6 +106,7 @@ export class FleetStack extends TerraformStack {
           public_ipv4: host.publicIpv4,
           public_ipv6: host.publicIpv6,
           private_ip: host.privateIp,
+          ssh_address: host.sshAddress,
           ssh_user: host.sshUser,
           ssh_port: host.sshPort,
           tags: host.tags,
