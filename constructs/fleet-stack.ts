@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { CloudBackend, NamedCloudWorkspace, TerraformOutput, TerraformStack, TerraformVariable } from 'cdktf';
 import { ProvisionedHost } from './cloud-adapter';
 import { CLOUD_ADAPTERS } from './clouds';
+import { ColmenaHive } from './colmena-hive';
 import { DEFAULT_NIX_CHANNEL, FleetDeclaration } from './fleet-declaration';
 import { hostsOf, validateFleet } from './fleet-validation';
 import { NixosInstall } from './nixos-install';
@@ -114,5 +115,8 @@ export class FleetStack extends TerraformStack {
       });
     }
     this.installs = installs;
+
+    // Published only after every host runs NixOS (the installs' ready steps).
+    new ColmenaHive(this, 'hive', { fleet, hosts: this.hosts, dependsOn: [...installs.values()].map((i) => i.ready) });
   }
 }
