@@ -53,6 +53,7 @@ const cases: Case[] = [
   ['host name upper case', withHost('web-1', { name: 'Web_1' }), 'hosts[0]: name must be an RFC 1123 label'],
   ['host name too long', withHost('web-1', { name: 'a'.repeat(64) }), 'hosts[0]: name must be an RFC 1123 label'],
   ['host name leading dash', withHost('web-1', { name: '-web' }), 'hosts[0]: name must be an RFC 1123 label'],
+  ['host name reserved by Colmena', withHost('web-1', { name: 'meta' }), 'host "meta": name "meta" is reserved in a Colmena hive'],
   ['unknown cloud', withHost('web-1', { cloud: 'aws' }), 'host "web-1": cloud must be one of "hetzner", "digitalocean", "existing", got "aws"'],
   ['tag upper case', withHost('web-1', { tags: ['Prod'] }), 'host "web-1": tags[0] must match [a-z0-9_-]'],
   ['tag with space', withHost('web-1', { tags: ['a b'] }), 'host "web-1": tags[0] must match [a-z0-9_-]'],

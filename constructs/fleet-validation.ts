@@ -4,6 +4,7 @@
  * invalid `main.ts` writes nothing.
  */
 import { CloudAdapterClass } from './cloud-adapter';
+import { COLMENA_RESERVED_NAMES } from './colmena-hive';
 import { FleetDeclaration, HostDeclaration } from './fleet-declaration';
 import { isInstallerUrl } from './nixos-install';
 import {
@@ -47,6 +48,8 @@ export function validateFleet(fleet: FleetDeclaration, adapters: readonly CloudA
     const where = isDnsLabel(h?.name) ? hostWhere(h.name) : `hosts[${i}]`;
     if (!isDnsLabel(h?.name)) {
       problems.add(where, 'name', `must be an RFC 1123 label (a-z, 0-9, "-", at most 63, no leading/trailing "-"), got ${show(h?.name)}`);
+    } else if ((COLMENA_RESERVED_NAMES as readonly string[]).includes(h.name)) {
+      problems.add(where, 'name', `${show(h.name)} is reserved in a Colmena hive (${COLMENA_RESERVED_NAMES.join(', ')})`);
     } else if (seenNames.has(h.name)) {
       problems.add(where, 'name', `is declared twice (hosts[${seenNames.get(h.name)}] and hosts[${i}])`);
     } else {
