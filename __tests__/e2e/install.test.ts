@@ -15,6 +15,22 @@ import { FleetStack } from '../../constructs/fleet-stack';
 import { NixosInstall } from '../../constructs/nixos-install';
 import { StandinFleet, StandinHost, fakeInfectScript, prerequisites, startStandinFleet } from './standin/standin';
 import { initAndApply, outputs, startSshAgent, synthStack, terraform, terraformEnv } from './support/terraform';
+import { spawn } from 'child_process';
+import * as os from 'os';
+import { nixEval } from '../support/nix-tools';
+
+const REPO = path.resolve(__dirname, '../..');
+
+/** Runs a project script as `npm run <name>` would (node scripts/run.js ...), asynchronously. */
+function runScript(script: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('node', [path.join(REPO, 'scripts/run.js'), path.join(REPO, script), ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('close', (code) => resolve({ code: code ?? -1, output }));
+  });
+}
 
 const pre = prerequisites();
 const inCi = process.env.CI === 'true';
@@ -128,6 +144,49 @@ suite('install on stand-in hosts with real Terraform', () => {
     test('outputs carry the host facts', () => {
       const out = outputs(dir, env);
       expect(out[`host_${host('a').name}`].value).toMatchObject({ cloud: 'existing', public_ipv4: host('a').address, ssh_port: 22, tags: ['web'] });
+    });
+
+    test('npm run hive: writes hive.nix, fetches every reachable host\'s facts, names the unreachable one', async () => {
+      // A user's project dir: the synthesized stack under cdktf.out, as `cdktf deploy` leaves it.
+      const project = fs.mkdtempSync(path.join(os.tmpdir(), 'handoff-'));
+      fs.symlinkSync(path.dirname(path.dirname(dir)), path.join(project, 'cdktf.out'));
+      const ssh = ['--identity', fleet.clientKeyPath, '--known-hosts', fleet.knownHostsPath, '--ssh-config', '/dev/null'];
+      const ok = await runScript('scripts/hive.ts', ssh, project);
+      expect(ok.output).not.toContain('FAILED');
+      expect(ok.code).toBe(0);
+      for (const k of ['a', 'b', 'c'] as const) {
+        const fetched = path.join(project, 'hosts', host(k).name, 'hardware-configuration.nix');
+        expect(fs.readFileSync(fetched, 'utf8')).toBe(fs.readFileSync(etc(host(k), 'nixos/hardware-configuration.nix'), 'utf8'));
+        expect(fs.existsSync(path.join(project, 'hosts', host(k).name, 'networking.nix'))).toBe(true);
+      }
+      expect(fs.readFileSync(path.join(project, 'hosts', host('a').name, 'networking.nix'), 'utf8'))
+        .toBe(fs.readFileSync(etc(host('a'), 'nixos/networking.nix'), 'utf8'));
+
+      // The hive Terraform produced, as written to disk, evaluates with the real addresses.
+      const hive = path.join(project, 'hive.nix');
+      expect(fs.readFileSync(hive, 'utf8')).toContain(host('a').address);
+      const deployment = nixEval<Record<string, { targetHost: string; tags: string[] }>>(
+        `let hive = import ${hive}; names = builtins.filter (n: n != "meta" && n != "defaults") (builtins.attrNames hive); in
+         builtins.listToAttrs (map (n: { name = n; value = (hive.\${n} { name = n; nodes = {}; pkgs = {}; lib = {}; }).deployment; }) names)`,
+      );
+      expect(Object.keys(deployment).sort()).toEqual([host('a').name, host('b').name, host('c').name].sort());
+      expect(deployment[host('a').name]).toMatchObject({ targetHost: host('a').address, tags: expect.arrayContaining(['existing', 'web']) });
+
+      // One host that does not answer: named, with the reason; the others are untouched.
+      const dark = host('dark');
+      await fleet.exec(dark, 'kill "$(cat /run/sshd.pid)"');
+      await fleet.waitForSshDown(dark, 10_000);
+      const out = outputs(dir, env);
+      const file = path.join(project, 'outputs.json');
+      const values = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.value]));
+      values[`host_${dark.name}`] = { ...(values[`host_${host('a').name}`] as object), public_ipv4: dark.address, ssh_address: dark.address };
+      fs.writeFileSync(file, JSON.stringify({ fleet: values }));
+      const partial = await runScript('scripts/hive.ts', [...ssh, '--outputs', file, '--refresh', '--connect-timeout', '3'], project);
+      expect(partial.code).toBe(1);
+      expect(partial.output).toMatch(new RegExp(`${dark.name}.*FAILED`));
+      expect(partial.output).toContain(dark.address);
+      expect(fs.existsSync(path.join(project, 'hosts', dark.name))).toBe(false);
+      for (const k of ['a', 'b', 'c'] as const) expect(partial.output).toMatch(new RegExp(`${host(k).name}.*fetched`));
     });
 
     test('lost state never re-infects a live host', async () => {
