@@ -79,7 +79,8 @@ describe('install step', () => {
     expect(s).toContain('| tee "$log"');
     expect(s).toContain('tail -n 40 "$log"');
     expect(s).toContain('systemd-run --quiet --on-active=3 systemctl reboot');
-    expect(s).toContain("nohup sh -c 'sleep 3; reboot'");
+    expect(s).toContain(`setsid sh -c 'trap "" HUP; echo $$ >"$1"; sleep 3; reboot' sh "$mark"`);
+    expect(s.indexOf('while [ ! -s "$mark" ]')).toBeLessThan(s.indexOf('kill "$(cat /run/sshd.pid)"'));
     expect(s.trimEnd().endsWith('exit 0')).toBe(true);
   });
 

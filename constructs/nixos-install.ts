@@ -270,7 +270,14 @@ if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
   systemd-run --quiet --on-active=${rebootDelay} systemctl reboot || fail "could not schedule the reboot"
   systemctl stop ssh.service sshd.service ssh.socket 2>/dev/null || true
 else
-  nohup sh -c 'sleep ${rebootDelay}; reboot' </dev/null >/dev/null 2>&1 &
+  # No systemd: a job in its own session (no terminal, so no SIGHUP when this
+  # SSH session closes), confirmed running before we let the session go.
+  mark=/run/nixos-fleet-reboot.$$
+  rm -f "$mark"
+  setsid sh -c 'trap "" HUP; echo $$ >"$1"; sleep ${rebootDelay}; reboot' sh "$mark" </dev/null >/dev/null 2>&1 &
+  i=0
+  while [ ! -s "$mark" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  [ -s "$mark" ] || fail "could not schedule the reboot"
   if [ -f /run/sshd.pid ]; then kill "$(cat /run/sshd.pid)" 2>/dev/null || true; fi
 fi
 exit 0
