@@ -22,17 +22,8 @@ import {
   parseOpenSshPublicKeyLine,
   sshPublicKeyToAgeRecipient,
 } from '../scripts/lib/age-recipient';
+import { onPath } from './support/process';
 
-function onPath(tool: string): boolean {
-  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
-    try {
-      fs.accessSync(path.join(dir, tool), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 const REQUIRED_TOOLS = ['ssh-keygen', 'age', 'age-keygen'];
 const missing = REQUIRED_TOOLS.filter((t) => !onPath(t));

@@ -10,9 +10,9 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { OutputsError, StackOutputs, hostFacts, parseCdktfOutputsFile, readStackOutputs } from '../scripts/lib/outputs';
+import { ScriptRun, runProjectScript } from './support/process';
 
 const ROOT = path.resolve(__dirname, '..');
-const RUN = path.join(ROOT, 'scripts', 'run.js');
 const HIVE = path.join(ROOT, 'scripts', 'hive.ts');
 
 const has = (cmd: string, args: string[]): boolean => spawnSync(cmd, args).status === 0;
@@ -39,24 +39,11 @@ const SECRET = 'tok-3f1b9c2e-NEVER-PRINT-ME';
 const HIVE_TEXT = '# generated hive for tests\n{ meta = { nixpkgs = { }; }; "web-1" = { ... }: { }; }\n';
 const USER = os.userInfo().username;
 
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-function runHive(args: string[], cwd: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, CHECKPOINT_DISABLE: '1' };
-    delete env.SSH_AUTH_SOCK; // only the key the test passes
-    const child = spawn(process.execPath, [RUN, HIVE, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function runHive(args: string[], cwd: string): Promise<ScriptRun> {
+  const env: NodeJS.ProcessEnv = { ...process.env, CHECKPOINT_DISABLE: '1' };
+  delete env.SSH_AUTH_SOCK; // only the key the test passes
+  return runProjectScript(HIVE, args, { cwd, env });
 }
 
 function freePort(): Promise<number> {

@@ -4,16 +4,16 @@
  * directory) and GitHub's archive endpoint. The expected sha256 is computed
  * independently with `nix-hash` over the directory the tarball was made from.
  */
-import { spawn, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
 import { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { ScriptRun, runProjectScript } from './support/process';
 
 const ROOT = path.resolve(__dirname, '..');
-const RUN = path.join(ROOT, 'scripts', 'run.js');
 const PIN = path.join(ROOT, 'scripts', 'pin.ts');
 
 const haveNix = spawnSync('nix-prefetch-url', ['--version']).status === 0 && spawnSync('nix-hash', ['--version']).status === 0;
@@ -28,23 +28,10 @@ if (!haveNix) {
 }
 const describeWithNix = haveNix ? describe : describe.skip;
 
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs the script asynchronously: the HTTP server answers from this same process. */
-function runPin(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RUN, PIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function runPin(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<ScriptRun> {
+  return runProjectScript(PIN, args, { cwd, env: { ...process.env, ...env } });
 }
 
 describeWithNix('npm run pin', () => {

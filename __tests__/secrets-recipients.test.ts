@@ -33,6 +33,7 @@ import {
   run,
   splitSopsConfig,
 } from '../scripts/secrets-recipients';
+import { onPath } from './support/process';
 
 const ROOT = path.resolve(__dirname, '..');
 const SCRIPT = path.join(ROOT, 'scripts', 'secrets-recipients.ts');
@@ -41,17 +42,6 @@ const COMMITTED_SOPS_FILE = path.join(ROOT, 'secrets', '.sops.yaml');
 const SSHD = '/usr/sbin/sshd';
 const RUN_AS_ROOT = process.getuid?.() === 0;
 
-function onPath(tool: string): boolean {
-  if (path.isAbsolute(tool)) return fs.existsSync(tool);
-  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
-    try {
-      fs.accessSync(path.join(dir, tool), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 function pythonHasYaml(): boolean {
   return onPath('python3') && spawnSync('python3', ['-c', 'import yaml'], { stdio: 'ignore' }).status === 0;

@@ -87,11 +87,6 @@ export function baseInboundRules(fleet: FleetDeclaration): FirewallRule[] {
   ];
 }
 
-/** Cloud labels/tags: the fleet name plus the host's tags. */
-export function hostTags(host: HostDeclaration): string[] {
-  return [...(host.tags ?? [])];
-}
-
 /** Stable, readable resource name `<fleet>-<suffix>`. */
 export function resourceName(fleet: FleetDeclaration, suffix: string): string {
   return `${fleet.name}-${suffix}`;

@@ -15,22 +15,10 @@ import { FleetStack } from '../../constructs/fleet-stack';
 import { NixosInstall } from '../../constructs/nixos-install';
 import { StandinFleet, StandinHost, fakeInfectScript, prerequisites, startStandinFleet } from './standin/standin';
 import { initAndApply, outputs, startSshAgent, synthStack, terraform, terraformEnv } from './support/terraform';
-import { spawn } from 'child_process';
 import * as os from 'os';
 import { nixEval } from '../support/nix-tools';
+import { runProjectScript } from '../support/process';
 
-const REPO = path.resolve(__dirname, '../..');
-
-/** Runs a project script as `npm run <name>` would (node scripts/run.js ...), asynchronously. */
-function runScript(script: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('node', [path.join(REPO, 'scripts/run.js'), path.join(REPO, script), ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, output }));
-  });
-}
 
 const pre = prerequisites();
 const inCi = process.env.CI === 'true';
@@ -151,8 +139,8 @@ suite('install on stand-in hosts with real Terraform', () => {
       const project = fs.mkdtempSync(path.join(os.tmpdir(), 'handoff-'));
       fs.symlinkSync(path.dirname(path.dirname(dir)), path.join(project, 'cdktf.out'));
       const ssh = ['--identity', fleet.clientKeyPath, '--known-hosts', fleet.knownHostsPath, '--ssh-config', '/dev/null'];
-      const ok = await runScript('scripts/hive.ts', ssh, project);
-      expect(ok.output).not.toContain('FAILED');
+      const ok = await runProjectScript('scripts/hive.ts', ssh, { cwd: project });
+      expect(ok.stdout + ok.stderr).not.toContain('FAILED');
       expect(ok.code).toBe(0);
       for (const k of ['a', 'b', 'c'] as const) {
         const fetched = path.join(project, 'hosts', host(k).name, 'hardware-configuration.nix');
@@ -181,12 +169,12 @@ suite('install on stand-in hosts with real Terraform', () => {
       const values = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.value]));
       values[`host_${dark.name}`] = { ...(values[`host_${host('a').name}`] as object), public_ipv4: dark.address, ssh_address: dark.address };
       fs.writeFileSync(file, JSON.stringify({ fleet: values }));
-      const partial = await runScript('scripts/hive.ts', [...ssh, '--outputs', file, '--refresh', '--connect-timeout', '3'], project);
+      const partial = await runProjectScript('scripts/hive.ts', [...ssh, '--outputs', file, '--refresh', '--connect-timeout', '3'], { cwd: project });
       expect(partial.code).toBe(1);
-      expect(partial.output).toMatch(new RegExp(`${dark.name}.*FAILED`));
-      expect(partial.output).toContain(dark.address);
+      expect(partial.stdout + partial.stderr).toMatch(new RegExp(`${dark.name}.*FAILED`));
+      expect(partial.stdout + partial.stderr).toContain(dark.address);
       expect(fs.existsSync(path.join(project, 'hosts', dark.name))).toBe(false);
-      for (const k of ['a', 'b', 'c'] as const) expect(partial.output).toMatch(new RegExp(`${host(k).name}.*fetched`));
+      for (const k of ['a', 'b', 'c'] as const) expect(partial.stdout + partial.stderr).toMatch(new RegExp(`${host(k).name}.*fetched`));
     });
 
     test('lost state never re-infects a live host', async () => {

@@ -7,6 +7,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { onPath } from './process';
 
 const IN_CI = process.env.CI === 'true';
 
@@ -34,16 +35,6 @@ export function runOk(cmd: string, args: string[], opts: Parameters<typeof run>[
   return r.stdout;
 }
 
-function onPath(cmd: string): boolean {
-  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
-    try {
-      fs.accessSync(path.join(dir, cmd), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 /** Why the named capability is missing, or undefined when it is there. */
 export type Requirement = () => string | undefined;
