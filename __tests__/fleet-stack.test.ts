@@ -181,6 +181,29 @@ describe('existing machines', () => {
   });
 });
 
+describe('synth itself', () => {
+  test('declares the Terraform version terraform_data needs', () => {
+    expect(synthFleet(validFleet()).terraform.required_version).toBe('>= 1.4');
+  });
+
+  test('needs no terraform binary (cdktf\'s DataResource would run `terraform version` per resource)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { spawnSync } = require('child_process') as typeof import('child_process');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const os = require('os') as typeof import('os');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const path = require('path') as typeof import('path');
+    const outdir = require('fs').mkdtempSync(path.join(os.tmpdir(), 'no-tf-'));
+    const r = spawnSync(process.execPath, ['scripts/app.js'], {
+      cwd: path.resolve(__dirname, '..'),
+      env: { PATH: path.dirname(process.execPath) === '/usr/bin' ? '/nonexistent' : path.dirname(process.execPath), CDKTF_OUTDIR: outdir, HOME: os.tmpdir() },
+      encoding: 'utf8',
+    });
+    expect(r.stderr).not.toMatch(/Could not determine version of terraform/);
+    expect(r.status).toBe(0);
+  });
+});
+
 describe('mixed fleet', () => {
   test('the example fleet in main.ts synthesizes every cloud', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -79,14 +79,17 @@ export class DigitalOceanCloud extends Construct implements CloudAdapter {
       description: `nixos-fleet ${fleet.name}`,
     });
 
+    // Read shared attributes once: each read is a new token with a recorded stack trace.
+    const vpcId = vpc.id;
+    const keyIds = keys.map((k) => k.id);
     const droplets = (props.hosts as DigitalOceanHost[]).map((h) => new Droplet(this, `droplet-${h.name}`, {
       name: h.name,
       image: h.image ?? 'debian-12-x64',
       size: h.size,
       region: h.region,
       ipv6: true,
-      vpcUuid: vpc.id,
-      sshKeys: keys.map((k) => k.id),
+      vpcUuid: vpcId,
+      sshKeys: keyIds,
       tags: [...new Set([fleet.name, ...(h.tags ?? [])])],
       lifecycle: {
         // See HetznerCloud: a converted droplet must not be replaced for these.
@@ -119,26 +122,29 @@ export class DigitalOceanCloud extends Construct implements CloudAdapter {
     });
 
     const vpcPrefix = parseIpv4Cidr(vpcDecl.ipRange)!.prefix;
-    this.hosts = (props.hosts as DigitalOceanHost[]).map((h, i) => ({
-      name: h.name,
-      cloud: 'digitalocean',
-      location: h.region,
-      tags: [...(h.tags ?? [])],
-      sshAddress: droplets[i].ipv4Address,
-      sshUser: 'root',
-      sshPort: 22,
-      publicIpv4: droplets[i].ipv4Address,
-      publicIpv6: droplets[i].ipv6Address,
-      privateIp: droplets[i].ipv4AddressPrivate,
-      // The VPC range is on-link on the private NIC: no gateway.
-      privateNetwork: { routeCidr: vpcDecl.ipRange, prefixLength: vpcPrefix },
-      infectProvider: 'digitalocean',
-      installTrigger: droplets[i].id,
-      // The firewall decides whether the install's SSH session (and its
-      // downloads) get through: attach it first, not halfway through.
-      installAfter: [droplets[i], firewall],
-      alreadyNixos: false,
-    } satisfies ProvisionedHost));
+    this.hosts = (props.hosts as DigitalOceanHost[]).map((h, i) => {
+      const ipv4 = droplets[i].ipv4Address;
+      return {
+        name: h.name,
+        cloud: 'digitalocean',
+        location: h.region,
+        tags: [...(h.tags ?? [])],
+        sshAddress: ipv4,
+        sshUser: 'root',
+        sshPort: 22,
+        publicIpv4: ipv4,
+        publicIpv6: droplets[i].ipv6Address,
+        privateIp: droplets[i].ipv4AddressPrivate,
+        // The VPC range is on-link on the private NIC: no gateway.
+        privateNetwork: { routeCidr: vpcDecl.ipRange, prefixLength: vpcPrefix },
+        infectProvider: 'digitalocean',
+        installTrigger: droplets[i].id,
+        // The firewall decides whether the install's SSH session (and its
+        // downloads) get through: attach it first, not halfway through.
+        installAfter: [droplets[i], firewall],
+        alreadyNixos: false,
+      } satisfies ProvisionedHost;
+    });
   }
 }
 

@@ -39,6 +39,8 @@ export class FleetStack extends TerraformStack {
     super(scope, id);
     const fleet = props.fleet;
     validateFleet(fleet, CLOUD_ADAPTERS).throwIfAny();
+    // terraform_data needs Terraform 1.4; Terraform checks this itself at init.
+    this.addOverride('terraform.required_version', '>= 1.4');
 
     const remote = props.terraformCloud;
     if (remote) {

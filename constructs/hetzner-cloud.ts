@@ -116,8 +116,13 @@ export class HetznerCloud extends Construct implements CloudAdapter {
     });
 
     const range = parseIpv4Cidr(net.ipRange)!;
+    // Each attribute read creates a token (and cdktf records a stack trace for
+    // it): read shared ones once, not once per host. It keeps synth fast.
+    const keyIds = keys.map((k) => k.id);
+    const networkId = Token.asNumber(network.id);
+    const baseFirewallId = Token.asNumber(baseFirewall.id);
     this.hosts = (props.hosts as HetznerHost[]).map((h) => {
-      const firewallIds = [Token.asNumber(baseFirewall.id)];
+      const firewallIds = [baseFirewallId];
       if (h.firewallRules?.length) {
         const own = new Firewall(this, `firewall-${h.name}`, {
           name: resourceName(fleet, h.name),
@@ -131,12 +136,12 @@ export class HetznerCloud extends Construct implements CloudAdapter {
         serverType: h.serverType,
         image: h.image ?? 'debian-12',
         location: h.location,
-        sshKeys: keys.map((k) => k.id),
+        sshKeys: keyIds,
         labels: Object.fromEntries([['fleet', fleet.name], ...(h.tags ?? []).map((t) => [t, ''])]),
         firewallIds,
         publicNet: [{ ipv4Enabled: true, ipv6Enabled: true }],
         // aliasIps: [] avoids a detach/re-attach on every apply (provider quirk with Terraform ≥ 1.4).
-        network: [{ networkId: Token.asNumber(network.id), ip: h.privateIp, aliasIps: [] }],
+        network: [{ networkId, ip: h.privateIp, aliasIps: [] }],
         // The server joins the network in the same API call; the subnet must exist first.
         dependsOn: [subnet],
         lifecycle: {
@@ -146,15 +151,16 @@ export class HetznerCloud extends Construct implements CloudAdapter {
           ignoreChanges: ['image', 'user_data', 'ssh_keys'],
         },
       });
+      const ipv4 = server.ipv4Address;
       return {
         name: h.name,
         cloud: 'hetzner',
         location: h.location,
         tags: [...(h.tags ?? [])],
-        sshAddress: server.ipv4Address,
+        sshAddress: ipv4,
         sshUser: 'root',
         sshPort: 22,
-        publicIpv4: server.ipv4Address,
+        publicIpv4: ipv4,
         publicIpv6: server.ipv6Address,
         privateIp: h.privateIp,
         privateNetwork: { routeCidr: net.ipRange, gateway: intToIpv4(range.network + 1), prefixLength: 32 },

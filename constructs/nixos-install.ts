@@ -2,7 +2,8 @@
  * NixosInstall: converts one running Linux host to NixOS with nixos-infect,
  * over SSH, during `terraform apply`.
  *
- * Two built-in `terraform_data` resources (no provider download), each with a
+ * Two built-in `terraform_data` resources (no provider download; the binding
+ * is the generated `Data` class, see .gen/providers/terraform), each with a
  * `remote-exec` provisioner:
  *   1. `nixos_install_<host>`: skip if /etc/NIXOS exists; download the pinned
  *      installer; check its sha256 before running anything; run it with
@@ -15,7 +16,8 @@
  * On Debian `systemctl stop ssh` leaves running sessions alone (KillMode=process).
  */
 import { Construct } from 'constructs';
-import { DataResource, ITerraformDependable, TerraformVariable } from 'cdktf';
+import { ITerraformDependable, TerraformVariable } from 'cdktf';
+import { Data } from '../.gen/providers/terraform/data';
 import { DEFAULT_NIX_CHANNEL, NIXOS_INFECT_SHA256, NIXOS_INFECT_URL } from './fleet-declaration';
 import { assertNoTerraformTemplate, shellQuote } from './shell';
 import { CHANNEL_PATTERN, isDnsLabel, SHA256_PATTERN } from './validation';
@@ -109,9 +111,9 @@ const TIMEOUT_PATTERN = /^\d+[smh]$/;
 
 export class NixosInstall extends Construct {
   /** Step 1: install (or skip when already NixOS). */
-  public readonly install: DataResource;
+  public readonly install: Data;
   /** Step 2: the host is back and runs NixOS. Depend on this. */
-  public readonly ready: DataResource;
+  public readonly ready: Data;
 
   constructor(scope: Construct, id: string, props: NixosInstallProps) {
     super(scope, id);
@@ -167,7 +169,7 @@ export class NixosInstall extends Construct {
     };
 
     const sudo = user === 'root' ? undefined : 'sudo -n';
-    this.install = new DataResource(this, 'install', {
+    this.install = new Data(this, 'install', {
       triggersReplace: { server: props.trigger },
       input: { host: props.hostName, step: 'install NixOS', installer: url, sha256, channel, provider: environment.PROVIDER },
       dependsOn: props.dependsOn,
@@ -179,7 +181,7 @@ export class NixosInstall extends Construct {
     });
     this.install.overrideLogicalId(`nixos_install_${props.hostName}`);
 
-    this.ready = new DataResource(this, 'ready', {
+    this.ready = new Data(this, 'ready', {
       triggersReplace: { install: this.install.id },
       input: { host: props.hostName, step: 'wait for NixOS after the reboot' },
       dependsOn: [this.install],
