@@ -14,7 +14,15 @@ import { NIX, TERRAFORM, describeWith, nixEval, terraformApplyOutputs } from './
 describe('hive_nix output of the example fleet (main.ts)', () => {
   const json = synthFleet(exampleFleet);
   const output = json.output[HIVE_OUTPUT_NAME];
-  const value: string = output.value;
+  // The text travels in pieces (local hive_nix_parts) that Terraform joins.
+  const value: string = (json.locals.hive_nix_parts as string[]).join('');
+
+  test('the output joins the pieces, each holding at most one reference', () => {
+    expect(output.value).toBe('${join("", local.hive_nix_parts)}');
+    for (const part of json.locals.hive_nix_parts as string[]) {
+      expect((part.replace(/\$\$\{/g, '').match(/\$\{/g) ?? []).length).toBeLessThanOrEqual(1);
+    }
+  });
 
   test('is named hive_nix exactly (staticId)', () => {
     expect(Object.keys(json.output)).toContain('hive_nix');

@@ -12,7 +12,7 @@
  * (Terraform escaping) — see that file for the two layers.
  */
 import { Construct } from 'constructs';
-import { ITerraformDependable, TerraformOutput, Token, dependable } from 'cdktf';
+import { Fn, ITerraformDependable, TerraformLocal, TerraformOutput, Token, dependable } from 'cdktf';
 import { ProvisionedHost } from './cloud-adapter';
 import { DEFAULT_NIX_CHANNEL, FleetDeclaration } from './fleet-declaration';
 import {
@@ -61,21 +61,45 @@ export class ColmenaHive extends Construct {
   public readonly text: string;
   /** The `hive_nix` output. */
   public readonly output: TerraformOutput;
+  /** The local `hive_nix_parts`: the text in pieces, joined by Terraform into the output. */
+  public readonly parts: TerraformLocal;
 
   constructor(scope: Construct, id: string, props: ColmenaHiveProps) {
     super(scope, id);
     // renderHive validates everything and throws before anything is created.
     this.text = terraformTemplateSafe(renderHive(props));
+    // cdktf's string tokenizer costs (length x braces) for a string holding
+    // tokens: one 1000-host hive string took seconds to synthesize. Pieces of
+    // at most one token each resolve in linear time; Terraform joins them.
+    this.parts = new TerraformLocal(this, 'hive_nix_parts', splitAfterTokens(this.text));
+    this.parts.overrideLogicalId('hive_nix_parts');
     this.output = new TerraformOutput(this, HIVE_OUTPUT_NAME, {
       staticId: true,
       description: 'hive.nix for Colmena: `npm run hive` writes it next to hosts/',
-      value: this.text,
+      value: Fn.join('', Token.asList(this.parts.expression)),
       // cdktf 0.21 writes an output's depends_on entries as "${type.name}",
       // which Terraform rejects ("A single static variable reference is
       // required"); `dependable()` resolves to the bare address resources use.
       dependsOn: (props.dependsOn ?? []).map((d) => ({ fqn: dependable(d) })),
     });
   }
+}
+
+/**
+ * Cuts a string right after each cdktf token, so every piece holds at most
+ * one. Cutting only there never splits a Terraform escape (`$${`, `%%{`):
+ * the escaping helper never puts a literal `$` or `%` right before a token.
+ */
+export function splitAfterTokens(text: string): string[] {
+  const parts: string[] = [];
+  const token = /\$\{TfToken\[[^\]]*\]\}/g;
+  let start = 0;
+  for (let m = token.exec(text); m !== null; m = token.exec(text)) {
+    parts.push(text.slice(start, token.lastIndex));
+    start = token.lastIndex;
+  }
+  if (start < text.length || parts.length === 0) parts.push(text.slice(start));
+  return parts;
 }
 
 /**
