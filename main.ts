@@ -2,7 +2,7 @@
  * Your fleet. Edit this file: it is the single source of truth for which
  * servers exist, where, and which NixOS module each one runs.
  *
- *   npx cdktf synth     writes cdktf.out/stacks/fleet/cdk.tf.json
+ *   npx cdktf synth     writes cdktf.out/stacks/fleet/cdk.tf.json (runs synthesize() below)
  *   npx cdktf deploy    creates the servers and installs NixOS on them
  *   npm run hive        writes hive.nix for `colmena apply`
  */
@@ -57,11 +57,17 @@ export const fleet: FleetDeclaration = {
   ],
 };
 
-if (require.main === module) {
-  const app = new App();
+/**
+ * The cdktf app: `npx cdktf synth` runs this (cdktf.json → scripts/app.js →
+ * scripts/synth.ts). Importing this file has no side effect, so scripts
+ * (diagram, secrets:recipients, bench) can read `fleet` from it.
+ * Add stacks here, e.g. a second fleet for staging.
+ */
+export function synthesize(app: App = new App()): App {
   // Terraform Cloud when TF_CLOUD_ORGANIZATION and TF_WORKSPACE are set
   // (or cdktf.json context "terraformCloud"); local state otherwise.
   const terraformCloud = terraformCloudSettings(process.env, app.node.tryGetContext(TFC_CONTEXT_KEY));
   new FleetStack(app, 'fleet', { fleet, terraformCloud });
   app.synth();
+  return app;
 }

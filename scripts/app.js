@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * The cdktf app command (cdktf.json "app"): runs main.ts through scripts/run.js
- * (an esbuild bundle, much faster than ts-node). NIXOS_FLEET_APP_ENTRY selects
- * another entry file (the benchmark's generated fleets).
+ * The cdktf app command (cdktf.json "app"): runs scripts/synth.ts, which calls
+ * main.ts's synthesize(), through scripts/run.js (an esbuild bundle, much
+ * faster than ts-node). NIXOS_FLEET_APP_ENTRY selects another entry file (the
+ * benchmark's generated fleets).
  */
 const path = require('path');
 
@@ -21,6 +22,6 @@ if (process.env.NIXOS_FLEET_TOKEN_STACKS !== '1') {
   }
 }
 
-const entry = process.env.NIXOS_FLEET_APP_ENTRY || path.join(__dirname, '..', 'main.ts');
+const entry = process.env.NIXOS_FLEET_APP_ENTRY || path.join(__dirname, 'synth.ts');
 process.argv.splice(2, 0, entry);
 require('./run.js');

@@ -465,10 +465,9 @@ export function renderSopsConfig(parts: SopsConfigParts, admins: AdminKey[], hos
 const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /**
- * Loads `fleet` from main.ts (or another module) without synthesizing. main.ts
- * synthesizes when `require.main === module`, and inside a bundle that imports
- * it `module` is the bundle's own, so main.ts is bundled on its own (esbuild,
- * as scripts/diagram.ts does) and the result required as a plain module.
+ * Loads `fleet` from main.ts or the module given with --fleet. The module is
+ * only known at run time, so it is bundled on its own (esbuild, as
+ * scripts/run.js does) and the result required as a plain module.
  */
 let fleetLoads = 0;
 
