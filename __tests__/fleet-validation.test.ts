@@ -104,6 +104,7 @@ const cases: Case[] = [
   ['existing user', withHost('box-1', { user: 'Root Admin' }), 'host "box-1": user is not a valid user name'],
   ['existing private ip', withHost('box-1', { privateIp: 'fd00::1' }), 'host "box-1": privateIp is not an IPv4 address'],
   ['existing provider', withHost('box-1', { provider: 'Hetzner Cloud' }), 'host "box-1": provider must be a nixos-infect PROVIDER value'],
+  ['existing host key', withHost('box-1', { hostKey: 'ssh-ed25519 nope' }), 'host "box-1": hostKey has a key blob'],
   ['existing firewall', withHost('box-1', { firewallRules: [{ protocol: 'tcp', port: '80', sourceCidrs: ['0.0.0.0/0'] }] }), 'host "box-1": firewallRules cannot be applied to an existing machine'],
 ];
 

@@ -112,6 +112,14 @@ describe('install step', () => {
     expect(db).toContain("url='https://fleet.example.org/infect'");
   });
 
+  test('a declared host key is pinned on both steps', () => {
+    const hostKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVQvpB4Y9qCrQWDRF6DKXTQwVOsU1PMfnEVJWP8Gv7n';
+    const j = synthFleet(withHost('box-1', { hostKey }));
+    expect(j.resource.terraform_data['nixos_install_box-1'].connection.host_key).toBe(hostKey);
+    expect(j.resource.terraform_data['nixos_ready_box-1'].connection.host_key).toBe(hostKey);
+    expect(install('web-1').connection.host_key).toBeUndefined();
+  });
+
   test('a non-root user runs the script through sudo', () => {
     const j = synthFleet(withHost('box-1', { user: 'deploy' }));
     const r = j.resource.terraform_data['nixos_install_box-1'];

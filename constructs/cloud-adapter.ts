@@ -57,6 +57,11 @@ export interface ProvisionedHost {
   readonly installAfter: ITerraformDependable[];
   /** True when the host runs NixOS already and must not be installed. */
   readonly alreadyNixos: boolean;
+  /**
+   * SSH host public key the install must see, when known in advance.
+   * @default - not checked
+   */
+  readonly hostKey?: string;
 }
 
 /** Props every cloud adapter takes. */

@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import { isIPv4, isIPv6 } from 'net';
 import { CloudAdapter, CloudAdapterProps, ProvisionedHost } from './cloud-adapter';
 import { ExistingHost, FleetDeclaration, HostDeclaration } from './fleet-declaration';
-import { Problems, hostWhere, isDnsName, show } from './validation';
+import { Problems, hostWhere, isDnsName, show, sshPublicKeyProblem } from './validation';
 
 /** Props of ExistingMachines: the shared adapter props (see CloudAdapterProps). */
 export type ExistingMachinesProps = CloudAdapterProps;
@@ -31,6 +31,10 @@ export class ExistingMachines extends Construct implements CloudAdapter {
         problems.add(where, 'provider', `must be a nixos-infect PROVIDER value like "hetznercloud" ([a-z0-9]*), got ${show(h.provider)}`);
       }
       if (h.firewallRules?.length) problems.add(where, 'firewallRules', 'cannot be applied to an existing machine: its firewall is yours to manage');
+      if (h.hostKey !== undefined) {
+        const why = sshPublicKeyProblem(h.hostKey);
+        if (why) problems.add(where, 'hostKey', why);
+      }
     }
   }
 
@@ -57,6 +61,7 @@ export class ExistingMachines extends Construct implements CloudAdapter {
       installTrigger: `${h.address}:${h.port ?? 22}`,
       installAfter: [],
       alreadyNixos: h.alreadyNixos ?? false,
+      ...(h.hostKey ? { hostKey: h.hostKey.trim() } : {}),
     } satisfies ProvisionedHost));
   }
 }

@@ -151,6 +151,14 @@ export interface ExistingHost extends HostBase {
    * @default false
    */
   readonly alreadyNixos?: boolean;
+  /**
+   * The machine's SSH host public key (`ssh-keyscan -t ed25519 ADDRESS`, or
+   * /etc/ssh/ssh_host_ed25519_key.pub on the machine). When set, the install
+   * refuses to talk to any other key (Terraform's connection `host_key`);
+   * nixos-infect keeps host keys, so it still matches after the reboot.
+   * @default - not checked (Terraform does not read known_hosts)
+   */
+  readonly hostKey?: string;
 }
 
 export type HostDeclaration = HetznerHost | DigitalOceanHost | ExistingHost;

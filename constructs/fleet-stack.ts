@@ -96,6 +96,7 @@ export class FleetStack extends TerraformStack {
           installerSha256: installer?.sha256,
           trigger: host.installTrigger,
           dependsOn: host.installAfter,
+          hostKey: host.hostKey,
           sshPrivateKey,
           agentFallback: !remote,
         }));

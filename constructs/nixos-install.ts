@@ -86,6 +86,11 @@ export interface NixosInstallProps {
    */
   readonly agentFallback?: boolean;
   /**
+   * The host's SSH public key; the connection fails on any other key.
+   * @default - not checked
+   */
+  readonly hostKey?: string;
+  /**
    * How long to keep trying to connect for the install step (a fresh server is still booting).
    * @default '10m'
    */
@@ -159,6 +164,7 @@ export class NixosInstall extends Construct {
       host: props.address,
       user,
       port,
+      ...(props.hostKey ? { hostKey: props.hostKey } : {}),
       // One configuration for both worlds: the ssh-agent on a laptop, a
       // sensitive variable in Terraform Cloud (which has no agent).
       ...(props.sshPrivateKey === undefined

@@ -68,7 +68,7 @@ suite('install on stand-in hosts with real Terraform', () => {
     beforeAll(async () => {
       installer = fleet.installer.publish('/nixos-infect', fakeInfectScript({ installSeconds: 1 }));
       const decl = declare([
-        existing(host('a'), { provider: 'hetznercloud', tags: ['web'] }),
+        existing(host('a'), { provider: 'hetznercloud', tags: ['web'], hostKey: host('a').hostPublicKey }),
         existing(host('b'), { provider: 'digitalocean' }),
         existing(host('c'), { nixChannel: 'nixos-unstable' }),
       ], { nixChannel: 'nixos-26.05', installer });
@@ -225,6 +225,23 @@ suite('install on stand-in hosts with real Terraform', () => {
       expect(fs.existsSync(path.join(host('failing').logDir, 'nixos-infect.log'))).toBe(true);
       expect(fs.existsSync(etc(host('failing'), 'NIXOS'))).toBe(false);
       expect(fleet.rebootCount(host('failing'))).toBe(0);
+    });
+
+    test('a host presenting another host key than the declared one is refused', async () => {
+      const impostor = host('failing'); // any host whose key is not the one declared
+      const dir = synthStack('hostkey', (app) => {
+        const stack = new TerraformStack(app, 'fleet');
+        new NixosInstall(stack, 'install', {
+          hostName: impostor.name, address: impostor.address, trigger: impostor.address, hostKey: host('a').hostPublicKey,
+          installerUrl: fleet.installer.url('/nixos-infect'), installerSha256: 'e'.repeat(64), connectTimeout: '5s',
+        });
+        return stack;
+      });
+      const before = fleet.installer.requests().length;
+      const run = await initAndApply(dir, terraformEnv({ SSH_AUTH_SOCK: agent!.socket }));
+      expect(run.code).not.toBe(0);
+      expect(run.output).toMatch(/host key mismatch|handshake failed/i);
+      expect(fleet.installer.requests().length).toBe(before); // nothing ran on it
     });
 
     test('an unreachable host fails with a timeout naming its install step', async () => {
