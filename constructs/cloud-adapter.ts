@@ -75,11 +75,33 @@ export interface CloudAdapter extends Construct {
   readonly hosts: ProvisionedHost[];
 }
 
+/** One line of facts in the fleet diagram; the renderer decides the look. */
+export interface DiagramFact {
+  readonly text: string;
+  /** Draw it prominently (addresses, ranges). @default false */
+  readonly emphasis?: boolean;
+  /** Draw it subdued (derived or secondary facts). @default false */
+  readonly muted?: boolean;
+}
+
+/** How a cloud presents itself in `npm run diagram`: plain data, no markup. */
+export interface CloudDiagram {
+  readonly title: string;
+  /** The cloud's colour (#rrggbb) for its cluster. */
+  readonly color: string;
+  /** The private network the cloud's hosts attach to. @default - none */
+  readonly network?: { readonly title: string; readonly facts: DiagramFact[] };
+  /** Cloud-specific facts about one host (the diagram adds tags, rules and module). */
+  hostFacts(host: HostDeclaration): DiagramFact[];
+}
+
 /** The static side of an adapter class: its cloud, its validation, its constructor. */
 export interface CloudAdapterClass {
   readonly cloud: CloudName;
   /** Adds every problem of the fleet's hosts of this cloud (and of the cloud's network). */
   validate(fleet: FleetDeclaration, hosts: HostDeclaration[], problems: Problems): void;
+  /** What the fleet diagram shows for this cloud. Pure: no resources are created. */
+  describe(fleet: FleetDeclaration): CloudDiagram;
   new (scope: Construct, id: string, props: CloudAdapterProps): CloudAdapter;
 }
 

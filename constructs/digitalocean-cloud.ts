@@ -14,9 +14,12 @@ import { Firewall, FirewallInboundRule } from '@cdktf/provider-digitalocean/lib/
 import { DigitaloceanProvider } from '@cdktf/provider-digitalocean/lib/provider';
 import { SshKey } from '@cdktf/provider-digitalocean/lib/ssh-key';
 import { Vpc } from '@cdktf/provider-digitalocean/lib/vpc';
-import { CloudAdapter, CloudAdapterProps, ProvisionedHost, baseInboundRules, resourceName } from './cloud-adapter';
+import { CloudAdapter, CloudAdapterProps, CloudDiagram, ProvisionedHost, baseInboundRules, resourceName } from './cloud-adapter';
 import { DigitalOceanHost, FirewallRule, FleetDeclaration, HostDeclaration } from './fleet-declaration';
 import { Problems, hostWhere, isRfc1918, keyFingerprintSuffix, parseIpv4Cidr, show } from './validation';
+
+/** The base image nixos-infect converts, unless a host sets `image`. */
+export const DIGITALOCEAN_DEFAULT_IMAGE = 'debian-12-x64';
 
 /** Props of DigitalOceanCloud: the shared adapter props (see CloudAdapterProps). */
 export type DigitalOceanCloudProps = CloudAdapterProps;
@@ -55,6 +58,28 @@ export class DigitalOceanCloud extends Construct implements CloudAdapter {
     }
   }
 
+  public static describe(fleet: FleetDeclaration): CloudDiagram {
+    const vpc = fleet.digitalocean;
+    return {
+      title: 'DigitalOcean',
+      color: '#0069ff',
+      ...(vpc ? {
+        network: {
+          title: `VPC ${resourceName(fleet, vpc.region)}`,
+          facts: [{ text: `range ${vpc.ipRange}`, emphasis: true }, { text: `region ${vpc.region}` }],
+        },
+      } : {}),
+      hostFacts: (host) => {
+        const h = host as DigitalOceanHost;
+        return [
+          { text: `${h.size} · ${h.region}` },
+          { text: 'private: assigned by VPC', muted: true },
+          ...(h.image !== undefined && h.image !== DIGITALOCEAN_DEFAULT_IMAGE ? [{ text: `image ${h.image}` }] : []),
+        ];
+      },
+    };
+  }
+
   public readonly hosts: ProvisionedHost[];
 
   constructor(scope: Construct, id: string, props: DigitalOceanCloudProps) {
@@ -84,7 +109,7 @@ export class DigitalOceanCloud extends Construct implements CloudAdapter {
     const keyIds = keys.map((k) => k.id);
     const droplets = (props.hosts as DigitalOceanHost[]).map((h) => new Droplet(this, `droplet-${h.name}`, {
       name: h.name,
-      image: h.image ?? 'debian-12-x64',
+      image: h.image ?? DIGITALOCEAN_DEFAULT_IMAGE,
       size: h.size,
       region: h.region,
       ipv6: true,

@@ -6,7 +6,7 @@
  */
 import { Construct } from 'constructs';
 import { isIPv4, isIPv6 } from 'net';
-import { CloudAdapter, CloudAdapterProps, ProvisionedHost } from './cloud-adapter';
+import { CloudAdapter, CloudAdapterProps, CloudDiagram, ProvisionedHost } from './cloud-adapter';
 import { ExistingHost, FleetDeclaration, HostDeclaration } from './fleet-declaration';
 import { Problems, hostWhere, isDnsName, show, sshPublicKeyProblem } from './validation';
 
@@ -36,6 +36,22 @@ export class ExistingMachines extends Construct implements CloudAdapter {
         if (why) problems.add(where, 'hostKey', why);
       }
     }
+  }
+
+  public static describe(): CloudDiagram {
+    return {
+      title: 'Existing machines',
+      color: '#5b6770',
+      hostFacts: (host) => {
+        const h = host as ExistingHost;
+        const address = h.address.includes(':') ? `[${h.address}]` : h.address; // IPv6 next to a port
+        return [
+          { text: `${h.user ?? 'root'}@${address}:${h.port ?? 22}`, emphasis: true },
+          ...(h.privateIp ? [{ text: `private ${h.privateIp}` }] : []),
+          { text: h.alreadyNixos ? 'already NixOS: no install' : `nixos-infect PROVIDER=${h.provider || '(autodetect)'}`, muted: true },
+        ];
+      },
+    };
   }
 
   public readonly hosts: ProvisionedHost[];

@@ -13,7 +13,7 @@ import { Network } from '../.gen/providers/hcloud/network';
 import { NetworkSubnet } from '../.gen/providers/hcloud/network-subnet';
 import { Server } from '../.gen/providers/hcloud/server';
 import { SshKey } from '../.gen/providers/hcloud/ssh-key';
-import { CloudAdapter, CloudAdapterProps, ProvisionedHost, baseInboundRules, resourceName } from './cloud-adapter';
+import { CloudAdapter, CloudAdapterProps, CloudDiagram, ProvisionedHost, baseInboundRules, resourceName } from './cloud-adapter';
 import { FirewallRule, FleetDeclaration, HetznerHost, HostDeclaration } from './fleet-declaration';
 import {
   Problems, cidrContains, cidrContainsIp, hostWhere, intToIpv4, ipv4ToInt, isRfc1918, keyFingerprintSuffix,
@@ -27,6 +27,9 @@ export const HETZNER_ZONES: Record<string, string[]> = {
   'us-west': ['hil'],
   'ap-southeast': ['sin'],
 };
+
+/** The base image nixos-infect converts, unless a host sets `image`. */
+export const HETZNER_DEFAULT_IMAGE = 'debian-12';
 
 /** Props of HetznerCloud: the shared adapter props (see CloudAdapterProps). */
 export type HetznerCloudProps = CloudAdapterProps;
@@ -77,6 +80,28 @@ export class HetznerCloud extends Construct implements CloudAdapter {
         else if (ip === gateway) problems.add(where, 'privateIp', `${h.privateIp} is the network's gateway address`);
       }
     }
+  }
+
+  public static describe(fleet: FleetDeclaration): CloudDiagram {
+    const net = fleet.hetzner;
+    return {
+      title: 'Hetzner Cloud',
+      color: '#d50c2d',
+      ...(net ? {
+        network: {
+          title: `network ${fleet.name}`,
+          facts: [{ text: `range ${net.ipRange}`, emphasis: true }, { text: `subnet ${net.subnetRange}` }, { text: `zone ${net.networkZone}` }],
+        },
+      } : {}),
+      hostFacts: (host) => {
+        const h = host as HetznerHost;
+        return [
+          { text: `${h.serverType} · ${h.location}` },
+          { text: `private ${h.privateIp}`, emphasis: true },
+          ...(h.image !== undefined && h.image !== HETZNER_DEFAULT_IMAGE ? [{ text: `image ${h.image}` }] : []),
+        ];
+      },
+    };
   }
 
   public readonly hosts: ProvisionedHost[];
@@ -134,7 +159,7 @@ export class HetznerCloud extends Construct implements CloudAdapter {
       const server = new Server(this, `server-${h.name}`, {
         name: h.name,
         serverType: h.serverType,
-        image: h.image ?? 'debian-12',
+        image: h.image ?? HETZNER_DEFAULT_IMAGE,
         location: h.location,
         sshKeys: keyIds,
         labels: Object.fromEntries([['fleet', fleet.name], ...(h.tags ?? []).map((t) => [t, ''])]),

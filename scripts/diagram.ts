@@ -1,9 +1,9 @@
 /**
  * `npm run diagram`: draws the fleet declared in main.ts as docs/fleet.svg.
  *
- * One cluster per cloud: the Hetzner network (range, subnet, zone) and the
- * DigitalOcean VPC (range, region) with their hosts hanging off them, and the
- * existing machines with their addresses. Graphviz (`dot`, Debian package
+ * One cluster per cloud, as each cloud adapter describes itself
+ * (`describe()`: its private network and each host's facts), with the hosts
+ * hanging off their network. Graphviz (`dot`, Debian package
  * `graphviz`) does the layout.
  *
  * The declaration → DOT step (`fleetToDot`) is pure and exported for tests.
@@ -18,31 +18,22 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CLOUD_ADAPTERS } from '../constructs/clouds';
-import {
-  DigitalOceanHost, ExistingHost, FleetDeclaration, HetznerHost, HostDeclaration,
-} from '../constructs/fleet-declaration';
+import { DiagramFact } from '../constructs/cloud-adapter';
+import { FleetDeclaration, HostDeclaration } from '../constructs/fleet-declaration';
 import { validateFleet } from '../constructs/fleet-validation';
 import { fleet } from '../main';
-
-/** Default base images, as the cloud adapters use them (only non-default images are drawn). */
-const DEFAULT_IMAGE: Record<string, string> = { hetzner: 'debian-12', digitalocean: 'debian-12-x64' };
 
 /** Hosts side by side in a cloud before the next row starts. */
 const HOSTS_PER_ROW = 5;
 
-interface CloudStyle {
-  readonly title: string;
-  /** Cluster border and host header colour. */
-  readonly color: string;
-  /** Cluster background. */
-  readonly fill: string;
+/** A cloud's colour mixed with white (t > 0) or black (t < 0): cluster fill and network header. */
+function shade(hex: string, t: number): string {
+  const target = t > 0 ? 255 : 0;
+  const k = Math.abs(t);
+  const mix = (c: number): number => Math.round(c + (target - c) * k);
+  const rgb = [1, 3, 5].map((o) => mix(parseInt(hex.slice(o, o + 2), 16)));
+  return `#${rgb.map((c) => c.toString(16).padStart(2, '0')).join('')}`;
 }
-
-const STYLE: Record<HostDeclaration['cloud'], CloudStyle> = {
-  hetzner: { title: 'Hetzner Cloud', color: '#d50c2d', fill: '#fdf1f2' },
-  digitalocean: { title: 'DigitalOcean', color: '#0069ff', fill: '#eef4ff' },
-  existing: { title: 'Existing machines', color: '#5b6770', fill: '#f3f4f5' },
-};
 
 /**
  * Makes any string safe as text inside a Graphviz HTML label.
@@ -106,8 +97,6 @@ function tagsRow(host: HostDeclaration): Row[] {
 
 function extrasRows(host: HostDeclaration): Row[] {
   const rows: Row[] = [];
-  const image = 'image' in host ? host.image : undefined;
-  if (image !== undefined && image !== DEFAULT_IMAGE[host.cloud]) rows.push({ text: `image ${image}` });
   for (const rule of host.firewallRules ?? []) {
     rows.push({ text: `opens ${rule.protocol}${rule.port ? `/${rule.port}` : ''}`, color: '#444444' });
   }
@@ -115,30 +104,9 @@ function extrasRows(host: HostDeclaration): Row[] {
   return rows;
 }
 
-function hostRows(host: HostDeclaration): Row[] {
-  switch (host.cloud) {
-    case 'hetzner': {
-      const h = host as HetznerHost;
-      return [{ text: `${h.serverType} · ${h.location}` }, { text: `private ${h.privateIp}`, bold: true }, ...tagsRow(h), ...extrasRows(h)];
-    }
-    case 'digitalocean': {
-      const h = host as DigitalOceanHost;
-      return [{ text: `${h.size} · ${h.region}` }, { text: 'private: assigned by VPC', color: '#444444' }, ...tagsRow(h), ...extrasRows(h)];
-    }
-    case 'existing': {
-      const h = host as ExistingHost;
-      const address = h.address.includes(':') ? `[${h.address}]` : h.address; // IPv6 next to a port
-      const rows: Row[] = [{ text: `${h.user ?? 'root'}@${address}:${h.port ?? 22}`, bold: true }];
-      if (h.privateIp) rows.push({ text: `private ${h.privateIp}` });
-      rows.push({ text: h.alreadyNixos ? 'already NixOS: no install' : `nixos-infect PROVIDER=${h.provider || '(autodetect)'}`, color: '#444444' });
-      return [...rows, ...tagsRow(h), ...extrasRows(h)];
-    }
-    default: {
-      // An unknown cloud (the declaration is not validated here): still draw the host.
-      const unknown = host as { cloud?: unknown };
-      return [{ text: `unknown cloud ${String(unknown.cloud)}`, color: '#d50c2d' }];
-    }
-  }
+/** A cloud adapter's plain facts as table rows. */
+function factRows(facts: DiagramFact[]): Row[] {
+  return facts.map((f) => ({ text: f.text, ...(f.emphasis ? { bold: true } : {}), ...(f.muted ? { color: '#444444' } : {}) }));
 }
 
 /**
@@ -161,36 +129,23 @@ export function fleetToDot(fleet: FleetDeclaration): string {
 
   // Generated ids (h0, h1, …) keep user strings out of DOT identifiers.
   const indexed = fleet.hosts.map((host, i) => ({ host, id: `h${i}` }));
-  const clouds: HostDeclaration['cloud'][] = ['hetzner', 'digitalocean', 'existing'];
-  for (const cloud of clouds) {
+  // Each cloud adapter describes its own cluster: nothing cloud-specific lives here.
+  for (const adapter of CLOUD_ADAPTERS) {
+    const cloud = adapter.cloud;
     const members = indexed.filter((x) => x.host.cloud === cloud);
     if (members.length === 0) continue;
-    const style = STYLE[cloud];
+    const d = adapter.describe(fleet);
     add(`  subgraph cluster_${cloud} {`);
-    add(`    label=<<FONT COLOR="${style.color}"><B>${htmlLabelText(style.title)}</B></FONT>>;`);
-    add(`    style="rounded,filled"; color="${style.color}"; fillcolor="${style.fill}"; penwidth=1.5; margin=12;`);
+    add(`    label=<<FONT COLOR="${d.color}"><B>${htmlLabelText(d.title)}</B></FONT>>;`);
+    add(`    style="rounded,filled"; color="${d.color}"; fillcolor="${shade(d.color, 0.94)}"; penwidth=1.5; margin=12;`);
 
     let hub: string | undefined;
-    if (cloud === 'hetzner' && fleet.hetzner) {
-      hub = 'net_hetzner';
-      const n = fleet.hetzner;
-      add(`    ${hub} [label=${tableLabel(`network ${fleet.name}`, '#7a0a1c', [
-        { text: `range ${n.ipRange}`, bold: true },
-        { text: `subnet ${n.subnetRange}` },
-        { text: `zone ${n.networkZone}` },
-        attachedRow(members.length),
-      ])}];`);
-    } else if (cloud === 'digitalocean' && fleet.digitalocean) {
-      hub = 'net_digitalocean';
-      const v = fleet.digitalocean;
-      add(`    ${hub} [label=${tableLabel(`VPC ${fleet.name}-${v.region}`, '#003f99', [
-        { text: `range ${v.ipRange}`, bold: true },
-        { text: `region ${v.region}` },
-        attachedRow(members.length),
-      ])}];`);
+    if (d.network) {
+      hub = `net_${cloud}`;
+      add(`    ${hub} [label=${tableLabel(d.network.title, shade(d.color, -0.45), [...factRows(d.network.facts), attachedRow(members.length)])}];`);
     }
     for (const { host, id } of members) {
-      add(`    ${id} [label=${tableLabel(host.name, style.color, hostRows(host))}];`);
+      add(`    ${id} [label=${tableLabel(host.name, d.color, [...factRows(d.hostFacts(host)), ...tagsRow(host), ...extrasRows(host)])}];`);
     }
     if (hub) {
       // Edges to the first row only: more would cross every row below. The
