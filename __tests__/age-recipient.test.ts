@@ -15,13 +15,11 @@ import { ED25519_TORSION_SUBGROUP, ed25519, edwardsToMontgomeryPriv } from '@nob
 import {
   SshKeyError,
   ed25519PublicKeyFromLine,
-  ed25519SeedFromOpenSshPrivateKey,
-  ed25519SeedToAgeIdentity,
-  encodeAgeIdentity,
   isAgeRecipient,
   parseOpenSshPublicKeyLine,
   sshPublicKeyToAgeRecipient,
 } from '../scripts/lib/age-recipient';
+import { ed25519SeedFromOpenSshPrivateKey, ed25519SeedToAgeIdentity, encodeAgeIdentity } from './support/age-identity';
 import { onPath } from './support/process';
 
 

@@ -19,7 +19,8 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { ed25519SeedFromOpenSshPrivateKey, ed25519SeedToAgeIdentity, sshPublicKeyToAgeRecipient } from '../scripts/lib/age-recipient';
+import { sshPublicKeyToAgeRecipient } from '../scripts/lib/age-recipient';
+import { ed25519SeedFromOpenSshPrivateKey, ed25519SeedToAgeIdentity } from './support/age-identity';
 import {
   BEGIN_MARKER,
   END_MARKER,

@@ -14,7 +14,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ed25519SeedFromOpenSshPrivateKey, ed25519SeedToAgeIdentity } from '../../scripts/lib/age-recipient';
+import { ed25519SeedFromOpenSshPrivateKey, ed25519SeedToAgeIdentity } from '../support/age-identity';
 import { pathRegexFor } from '../../scripts/secrets-recipients';
 import { StandinFleet, StandinHost, prerequisites, startStandinFleet } from './standin/standin';
 
