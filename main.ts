@@ -58,8 +58,8 @@ export const fleet: FleetDeclaration = {
 };
 
 /**
- * The cdktf app: `npx cdktf synth` runs this (cdktf.json → scripts/app.js →
- * scripts/synth.ts). Importing this file has no side effect, so scripts
+ * The cdktf app: `npx cdktf synth` runs this (cdktf.json → scripts/app/app.js →
+ * scripts/app/synth.ts). Importing this file has no side effect, so scripts
  * (diagram, secrets:recipients, bench) can read `fleet` from it.
  * Add stacks here, e.g. a second fleet for staging.
  */

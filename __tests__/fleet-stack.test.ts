@@ -194,7 +194,7 @@ describe('synth itself', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const path = require('path') as typeof import('path');
     const outdir = require('fs').mkdtempSync(path.join(os.tmpdir(), 'no-tf-'));
-    const r = spawnSync(process.execPath, ['scripts/app.js'], {
+    const r = spawnSync(process.execPath, ['scripts/app/app.js'], {
       cwd: path.resolve(__dirname, '..'),
       env: { PATH: path.dirname(process.execPath) === '/usr/bin' ? '/nonexistent' : path.dirname(process.execPath), CDKTF_OUTDIR: outdir, HOME: os.tmpdir() },
       encoding: 'utf8',

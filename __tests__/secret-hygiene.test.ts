@@ -1,7 +1,7 @@
 /**
  * Secret hygiene: with canary secrets in the environment and on disk, no byte
  * of them may reach cdk.tf.json, the hive output, or anything the app and the
- * scripts print. Runs the real app command (scripts/app.js) as a user would.
+ * scripts print. Runs the real app command (scripts/app/app.js) as a user would.
  */
 import { spawnSync } from 'child_process';
 import * as crypto from 'crypto';
@@ -49,7 +49,7 @@ interface AppRun { json: string; printed: string }
 
 function runApp(env: Record<string, string>): AppRun {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'hygiene-'));
-  const r = spawnSync('node', ['scripts/app.js'], {
+  const r = spawnSync('node', ['scripts/app/app.js'], {
     cwd: ROOT,
     env: { ...process.env, ...canaries, ...env, CDKTF_OUTDIR: outdir },
     encoding: 'utf8',

@@ -38,7 +38,7 @@ import { onPath } from './support/process';
 
 const ROOT = path.resolve(__dirname, '..');
 const SCRIPT = path.join(ROOT, 'scripts', 'secrets-recipients.ts');
-const RUNNER = path.join(ROOT, 'scripts', 'run.js');
+const RUNNER = path.join(ROOT, 'scripts', 'app', 'run.js');
 const COMMITTED_SOPS_FILE = path.join(ROOT, 'secrets', '.sops.yaml');
 const SSHD = '/usr/sbin/sshd';
 const RUN_AS_ROOT = process.getuid?.() === 0;

@@ -198,7 +198,7 @@ function main(argv: string[]): void {
   console.log(`wrote ${path.relative(process.cwd(), outFile) || outFile} (${fleet.hosts.length} hosts)`);
 }
 
-// In an esbuild bundle (scripts/run.js) `require.main === module` holds for every bundled
+// In an esbuild bundle (scripts/app/run.js) `require.main === module` holds for every bundled
 // module, so also check the script's name: importing this file must not run it.
 if (require.main === module && path.parse(process.argv[1] ?? '').name === 'diagram') {
   try {

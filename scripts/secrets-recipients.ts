@@ -467,7 +467,7 @@ const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /**
  * Loads `fleet` from main.ts or the module given with --fleet. The module is
  * only known at run time, so it is bundled on its own (esbuild, as
- * scripts/run.js does) and the result required as a plain module.
+ * scripts/app/run.js does) and the result required as a plain module.
  */
 let fleetLoads = 0;
 

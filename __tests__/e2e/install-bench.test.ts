@@ -2,7 +2,7 @@
  * Install timing: 1 vs 8 stand-in hosts, an installer that takes ~3 s.
  * A benchmark, not a timed assertion: it runs only from `npm run bench`
  * (NIXOS_FLEET_BENCH=1), prints `INSTALL_BENCH hosts=K seconds=S` lines that
- * scripts/bench.ts parses, and asserts only that every install succeeded.
+ * scripts/dev/bench.ts parses, and asserts only that every install succeeded.
  */
 import { FleetDeclaration } from '../../constructs/fleet-declaration';
 import { FleetStack } from '../../constructs/fleet-stack';

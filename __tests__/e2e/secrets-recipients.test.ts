@@ -80,7 +80,7 @@ suite('secrets:recipients against stand-in hosts', () => {
       }])),
     }));
 
-    const run = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'run.js'), path.join(ROOT, 'scripts', 'secrets-recipients.ts'),
+    const run = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'app', 'run.js'), path.join(ROOT, 'scripts', 'secrets-recipients.ts'),
       '--fleet', fleetModule, '--sops-file', sopsFile, '--outputs', outputsFile, '--timeout', '5'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     expect(run.stderr).toMatch(new RegExp(`dark-1\\s+FAILED\\s+no ed25519 host key from ${dark.address.replace(/\./g, '\\.')}:22: Connection refused`));
     expect(run.status).toBe(1);

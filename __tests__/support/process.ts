@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
-const RUNNER = path.join(REPO_ROOT, 'scripts', 'run.js');
+const RUNNER = path.join(REPO_ROOT, 'scripts', 'app', 'run.js');
 
 /** True when `tool` (a name on PATH, or an absolute path) is an executable here. */
 export function onPath(tool: string): boolean {
@@ -26,7 +26,7 @@ export interface ScriptRun {
 }
 
 /**
- * Runs a project script the way `npm run <name>` does (`node scripts/run.js
+ * Runs a project script the way `npm run <name>` does (`node scripts/app/run.js
  * scripts/<x>.ts ...`). Asynchronous on purpose: several tests serve HTTP or
  * SSH from this very process, which a blocking spawnSync would freeze.
  */

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The cdktf app command (cdktf.json "app"): runs scripts/synth.ts, which calls
- * main.ts's synthesize(), through scripts/run.js (an esbuild bundle, much
+ * The cdktf app command (cdktf.json "app"): runs scripts/app/synth.ts, which calls
+ * main.ts's synthesize(), through scripts/app/run.js (an esbuild bundle, much
  * faster than ts-node). NIXOS_FLEET_APP_ENTRY selects another entry file (the
  * benchmark's generated fleets).
  */

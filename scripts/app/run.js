@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Runs one TypeScript entry point: `node scripts/run.js <file.ts> [args...]`.
- * It is the cdktf app command (via scripts/app.js) and the runner of every
+ * Runs one TypeScript entry point: `node scripts/app/run.js <file.ts> [args...]`.
+ * It is the cdktf app command (via scripts/app/app.js) and the runner of every
  * `npm run` script.
  *
  * Bundles the entry with esbuild (node_modules stay external) into .build/
@@ -16,10 +16,10 @@ const path = require('path');
 
 const [entryArg, ...args] = process.argv.slice(2);
 if (!entryArg) {
-  console.error('usage: node scripts/run.js <script.ts> [args...]');
+  console.error('usage: node scripts/app/run.js <script.ts> [args...]');
   process.exit(2);
 }
-const root = path.resolve(__dirname, '..');
+const root = path.resolve(__dirname, '..', '..');
 const entry = path.resolve(entryArg);
 const outDir = path.join(root, '.build');
 const out = path.join(outDir, `${path.basename(entry, '.ts')}.js`);

@@ -143,7 +143,7 @@ interface SynthResult {
 }
 
 function synth(label: string, copy: string, outdir: string): SynthResult {
-  const r = run(`synth (${label}): node scripts/app.js`, process.execPath, [path.join('scripts', 'app.js')], copy, { CDKTF_OUTDIR: outdir });
+  const r = run(`synth (${label}): node scripts/app/app.js`, process.execPath, [path.join('scripts', 'app', 'app.js')], copy, { CDKTF_OUTDIR: outdir });
   if (r.status !== 0) return { ok: false, stacks: new Map(), error: tail(r) };
   const stacks = new Map<string, unknown>();
   const dir = path.join(outdir, 'stacks');
@@ -320,7 +320,7 @@ function report(problems: string[], notes: string[], strategy: Strategy, started
   return problems.length ? 1 : 0;
 }
 
-// In an esbuild bundle (scripts/run.js) `require.main === module` holds for every bundled
+// In an esbuild bundle (scripts/app/run.js) `require.main === module` holds for every bundled
 // module, so also check the script's name: importing this file must not run it.
 if (require.main === module && path.parse(process.argv[1] ?? '').name === 'cdktn-check') {
   try {

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Builds the real tools the test suite runs, from the Go module proxy, at pinned
+# versions, and caches them by version outside the clone:
+#   - terraform-provider-hcloud, laid out as a Terraform filesystem mirror;
+#   - OpenTofu (tofu), a second Terraform-compatible engine;
+#   - sops, for the secrets round trip.
+# Then it writes a CLI configuration under which `terraform init` and `tofu init`
+# install providers from that mirror only (no registry is ever asked).
+#
+# Usage: scripts/dev/real-tools.sh [--print-env]
+#   --print-env  print `export NAME=value` lines for the tools (eval-able).
+# The cache lives in $NIXOS_FLEET_TOOLS (default ~/.cache/nixos-fleet-tools);
+# a second run with the same pins takes seconds.
+#
+# Why not the DigitalOcean provider: its module path has no /v2 suffix, so its
+# v2.x releases exist on the Go module proxy only as pseudo-versions, and the
+# proxy this project's machines reach refuses those. See docs/REAL-PROVIDERS.md.
+set -euo pipefail
+
+# Pins. The provider versions are the ones cdktf writes into cdk.tf.json
+# (cdktf.json's constraints resolve to these exact versions).
+HCLOUD_VERSION=1.68.0
+TOFU_VERSION=1.12.6
+SOPS_VERSION=3.13.3
+
+root=${NIXOS_FLEET_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/nixos-fleet-tools}
+bin="$root/bin"
+mirror="$root/mirror"
+mkdir -p "$bin" "$mirror"
+# Module and build caches live beside the binaries, so one folder holds it all.
+export GOMODCACHE="$root/gomod" GOCACHE="$root/gocache" GOFLAGS=-mod=mod CGO_ENABLED=0
+export GOTOOLCHAIN=local
+
+print_env=false
+[ "${1:-}" = --print-env ] && print_env=true
+log() { $print_env && echo "$*" >&2 || echo "$*"; }
+
+command -v go >/dev/null || { echo "real-tools: go is not on PATH (this machine kind must have Go >= 1.26.4)" >&2; exit 1; }
+
+timed() { # timed NAME TARGET-FILE BUILD-FUNCTION
+  local name=$1 target=$2 fn=$3 start
+  if [ -x "$target" ]; then log "real-tools: $name cached ($target)"; return; fi
+  log "real-tools: building $name (first build takes minutes) ..."
+  start=$(date +%s)
+  "$fn" "$target.partial" >&2
+  mv "$target.partial" "$target"
+  log "real-tools: built $name in $(( $(date +%s) - start )) s"
+}
+
+# Every tool is built the same way: download the module at its pinned version,
+# copy it somewhere writable and `go build` there. `go install module@version`
+# would refuse OpenTofu (its go.mod has replace directives) and asks the proxy
+# for the module's version list, which the proxy here refuses.
+build_from_module() { # build_from_module MODULE@VERSION PACKAGE OUT [LDFLAGS]
+  local mod=$1 pkg=$2 out=$3 ldflags=${4:-} dir work
+  dir=$(go mod download -json "$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -n "$dir" ] || { echo "real-tools: go mod download $mod gave no directory" >&2; return 1; }
+  work=$(mktemp -d)
+  cp -r "$dir/." "$work/"
+  chmod -R u+w "$work"
+  (cd "$work" && go build -trimpath -ldflags "-s -w $ldflags" -o "$out" "$pkg")
+  rm -rf "$work"
+}
+
+build_hcloud() {
+  build_from_module "github.com/hetznercloud/terraform-provider-hcloud@v$HCLOUD_VERSION" . "$1"
+}
+build_tofu() {
+  build_from_module "github.com/opentofu/opentofu@v$TOFU_VERSION" ./cmd/tofu "$1" \
+    "-X github.com/opentofu/opentofu/version.dev=no"
+}
+build_sops() {
+  build_from_module "github.com/getsops/sops/v3@v$SOPS_VERSION" ./cmd/sops "$1"
+}
+
+hcloud_dir="$mirror/registry.terraform.io/hetznercloud/hcloud/$HCLOUD_VERSION/linux_amd64"
+mkdir -p "$hcloud_dir"
+timed "terraform-provider-hcloud $HCLOUD_VERSION" "$hcloud_dir/terraform-provider-hcloud_v$HCLOUD_VERSION" build_hcloud
+timed "OpenTofu $TOFU_VERSION" "$bin/tofu-$TOFU_VERSION" build_tofu
+timed "sops $SOPS_VERSION" "$bin/sops-$SOPS_VERSION" build_sops
+ln -sf "tofu-$TOFU_VERSION" "$bin/tofu"
+ln -sf "sops-$SOPS_VERSION" "$bin/sops"
+
+# The CLI configuration: the mirror is the only installation method, so an
+# init that needs anything else fails at once instead of reaching for a registry.
+cli_config="$root/terraformrc"
+cat > "$cli_config.partial" <<CONF
+provider_installation {
+  filesystem_mirror {
+    path = "$mirror"
+  }
+}
+CONF
+mv "$cli_config.partial" "$cli_config"
+
+if $print_env; then
+  echo "export PATH=\"$bin:\$PATH\""
+  echo "export TF_CLI_CONFIG_FILE=\"$cli_config\""
+  echo "export NIXOS_FLEET_TOOLS=\"$root\""
+else
+  echo "real-tools: tofu $("$bin/tofu" version | head -1), sops $("$bin/sops" --version 2>/dev/null | head -1)"
+  if command -v terraform >/dev/null; then echo "real-tools: terraform found: $(terraform version | head -1)"
+  else echo "real-tools: terraform not on PATH; the real-provider suites run with OpenTofu only"; fi
+  echo "real-tools: TF_CLI_CONFIG_FILE=$cli_config PATH=$bin:\$PATH"
+fi

@@ -1,4 +1,0 @@
-/** The app's entry point (cdktf.json "app" → scripts/app.js): synthesizes main.ts's app. */
-import { synthesize } from '../main';
-
-synthesize();
