@@ -76,6 +76,12 @@ build_sops() {
 hcloud_dir="$mirror/registry.terraform.io/hetznercloud/hcloud/$HCLOUD_VERSION/linux_amd64"
 mkdir -p "$hcloud_dir"
 timed "terraform-provider-hcloud $HCLOUD_VERSION" "$hcloud_dir/terraform-provider-hcloud_v$HCLOUD_VERSION" build_hcloud
+# The same binary under OpenTofu's default registry host too: the JSON names
+# providers by their short source (hetznercloud/hcloud), which Terraform
+# resolves to its registry host and OpenTofu to its own.
+tofu_dir="$mirror/registry.opentofu.org/hetznercloud/hcloud/$HCLOUD_VERSION/linux_amd64"
+mkdir -p "$tofu_dir"
+ln -f "$hcloud_dir/terraform-provider-hcloud_v$HCLOUD_VERSION" "$tofu_dir/"
 timed "OpenTofu $TOFU_VERSION" "$bin/tofu-$TOFU_VERSION" build_tofu
 timed "sops $SOPS_VERSION" "$bin/sops-$SOPS_VERSION" build_sops
 ln -sf "tofu-$TOFU_VERSION" "$bin/tofu"
@@ -98,7 +104,8 @@ if $print_env; then
   echo "export TF_CLI_CONFIG_FILE=\"$cli_config\""
   echo "export NIXOS_FLEET_TOOLS=\"$root\""
 else
-  echo "real-tools: tofu $("$bin/tofu" version | head -1), sops $("$bin/sops" --version 2>/dev/null | head -1)"
+  export TF_CLI_CONFIG_FILE="$cli_config"
+  echo "real-tools: $("$bin/tofu" version | head -1), $("$bin/sops" --version --disable-version-check 2>/dev/null | head -1)"
   if command -v terraform >/dev/null; then echo "real-tools: terraform found: $(terraform version | head -1)"
   else echo "real-tools: terraform not on PATH; the real-provider suites run with OpenTofu only"; fi
   echo "real-tools: TF_CLI_CONFIG_FILE=$cli_config PATH=$bin:\$PATH"

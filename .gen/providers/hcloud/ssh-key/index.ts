@@ -1,7 +1,3 @@
-// Hand-maintained stand-in for `cdktf get` output: hetznercloud/hcloud 1.68.0 (constraint ~> 1.68), cdktf 0.21.0.
-// Emitted by the cdktf 0.21.0 provider generator from a provider schema transcribed by hand from the
-// provider's v1.68.0 source, restricted to the resources this project uses. Running `cdktf get` with
-// "hetznercloud/hcloud@~> 1.68" in cdktf.json regenerates this directory with the same public surface.
 // https://registry.terraform.io/providers/hetznercloud/hcloud/1.68.0/docs/resources/ssh_key
 // generated from terraform resource schema
 
