@@ -35,6 +35,8 @@ print_env=false
 [ "${1:-}" = --print-env ] && print_env=true
 log() { $print_env && echo "$*" >&2 || echo "$*"; }
 
+# Go's default install location, for shells whose PATH does not have it.
+command -v go >/dev/null || { [ -x /usr/local/go/bin/go ] && PATH="$PATH:/usr/local/go/bin"; }
 command -v go >/dev/null || { echo "real-tools: go is not on PATH (this machine kind must have Go >= 1.26.4)" >&2; exit 1; }
 
 timed() { # timed NAME TARGET-FILE BUILD-FUNCTION

@@ -1,7 +1,8 @@
 // Stand-in for `cdktf get` output of the built-in provider terraform.io/builtin/terraform (Terraform 1.11.4),
 // emitted by the cdktf 0.21.0 provider generator from `terraform providers schema -json`. Used instead of
 // cdktf's DataResource, which runs `terraform version` once per resource during every synth (~60 ms each).
-// Running `cdktf get` with "terraform.io/builtin/terraform" in cdktf.json regenerates it unchanged.
+// `cdktf get` 0.21 cannot generate the built-in provider (it fails on its provider block, which has no
+// attributes); __tests__/real-providers/bindings.test.ts checks this binding against the engines' own schema.
 // https://terraform.io/providers/builtin/terraform/latest/docs/resources/data
 // generated from terraform resource schema
 
