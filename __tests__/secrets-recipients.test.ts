@@ -35,6 +35,7 @@ import {
   splitSopsConfig,
 } from '../scripts/secrets-recipients';
 import { onPath } from './support/process';
+import { realTools } from './support/real-tools';
 
 const ROOT = path.resolve(__dirname, '..');
 const SCRIPT = path.join(ROOT, 'scripts', 'secrets-recipients.ts');
@@ -172,6 +173,8 @@ function waitForPort(port: number, deadline: number): Promise<void> {
 
 interface StandInHost {
   readonly port: number;
+  /** The host's private key file, for the sops round trip (the host's side of sops-nix). */
+  readonly hostKeyPath: string;
   /** The age recipient `age-keygen -y` derives from this host's private key. */
   readonly expectedRecipient: string;
   stop(): Promise<void>;
@@ -218,6 +221,7 @@ describeWithTools('npm run secrets:recipients against real sshd on 127.0.0.1', (
     }
     return {
       port,
+      hostKeyPath: hostKey,
       expectedRecipient,
       stop: () => new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
@@ -231,14 +235,15 @@ describeWithTools('npm run secrets:recipients against real sshd on 127.0.0.1', (
     return Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
   }
 
-  /** A new age key for the admin, from the real age-keygen; returns its public key. */
-  function newAdminRecipient(): string {
-    const keyFile = path.join(dir, `admin-${Date.now()}.txt`);
+  /** A new age key for the admin, from the real age-keygen: its public key and key file. */
+  function newAdmin(): { recipient: string; keyFile: string } {
+    const keyFile = path.join(dir, `admin-${Date.now()}-${Math.random().toString(36).slice(2)}.txt`);
     execFileSync('age-keygen', ['-o', keyFile], { stdio: 'ignore' });
     const match = /^# public key: (age1[0-9a-z]+)$/m.exec(fs.readFileSync(keyFile, 'utf8'));
     if (!match) throw new Error('age-keygen wrote no public key line');
-    return match[1];
+    return { recipient: match[1], keyFile };
   }
+  const newAdminRecipient = (): string => newAdmin().recipient;
 
   function runScript(args: string[]): { status: number | null; stdout: string; stderr: string } {
     // Exactly what `npm run secrets:recipients -- ARGS` runs.
@@ -380,6 +385,67 @@ describeWithTools('npm run secrets:recipients against real sshd on 127.0.0.1', (
     expect(status).toBe(0);
     expect(loadYaml(sopsFile).creation_rules).toEqual([{ path_regex: pathRegexFor('tf-1'), key_groups: [{ age: [admin, host.expectedRecipient] }] }]);
     await host.stop();
+  });
+
+  test('the written .sops.yaml drives the real sops: admins read every file, a host only its own', async () => {
+    const { tools, missing: noTools } = realTools();
+    if (!tools) throw new Error(`the sops round trip needs the real sops: ${noTools}`);
+    const web = await startSshd('rt-web');
+    const db = await startSshd('rt-db');
+    const admin = newAdmin();
+    // A project as a user has it: secrets/.sops.yaml from the committed one, an admin added.
+    const secretsDir = path.join(fs.mkdtempSync(path.join(dir, 'roundtrip-')), 'secrets');
+    fs.mkdirSync(secretsDir);
+    const sopsFile = path.join(secretsDir, '.sops.yaml');
+    fs.writeFileSync(sopsFile, fs.readFileSync(COMMITTED_SOPS_FILE, 'utf8').replace(/^admins:\n/m, `admins:\n  - &admin_rt ${admin.recipient}\n`));
+    const fleetModule = path.join(dir, 'rt-fleet.js');
+    fs.writeFileSync(fleetModule, `exports.fleet = ${JSON.stringify({
+      name: 'rt', adminSshKeys: [], adminCidrs: [], hosts: [
+        { name: 'web-1', cloud: 'existing', address: '127.0.0.1', port: web.port },
+        { name: 'db-1', cloud: 'existing', address: '127.0.0.1', port: db.port },
+      ],
+    })};\n`);
+    expect(runScript(['--fleet', fleetModule, '--sops-file', sopsFile, '--timeout', '3']).status).toBe(0);
+
+    // sops finds secrets/.sops.yaml from the working directory, as the README says (`cd secrets && sops ...`).
+    // HOME is empty so no key of this machine's user can take part.
+    const home = fs.mkdtempSync(path.join(dir, 'home-'));
+    const sops = (args: string[], env: Record<string, string> = {}) => spawnSync(tools.sops, ['--disable-version-check', ...args], {
+      cwd: secretsDir, encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH, HOME: home, ...env },
+    });
+    const plain = { 'web-1': 'db_password: web-only-7f3a\n', 'db-1': 'db_password: db-only-91c2\n' } as const;
+    for (const [name, text] of Object.entries(plain)) {
+      fs.writeFileSync(path.join(secretsDir, `${name}.yaml`), text);
+      const enc = sops(['encrypt', '--in-place', `${name}.yaml`]);
+      expect(enc.stderr).toBe('');
+      expect(enc.status).toBe(0);
+      const encrypted = fs.readFileSync(path.join(secretsDir, `${name}.yaml`), 'utf8');
+      expect(encrypted).not.toContain(text.split(': ')[1].trim());
+      expect(encrypted).toMatch(/db_password: ENC\[AES256_GCM,/);
+    }
+    // Each file is encrypted to exactly the admin and its own host, as the creation rule says.
+    const recipientsOf = (name: string): string[] => (loadYaml(path.join(secretsDir, `${name}.yaml`)).sops.age as { recipient: string }[]).map((a) => a.recipient).sort();
+    expect(recipientsOf('web-1')).toEqual([admin.recipient, web.expectedRecipient].sort());
+    expect(recipientsOf('db-1')).toEqual([admin.recipient, db.expectedRecipient].sort());
+
+    // The admin reads both.
+    for (const [name, text] of Object.entries(plain)) {
+      expect(sops(['decrypt', `${name}.yaml`], { SOPS_AGE_KEY_FILE: admin.keyFile }).stdout).toBe(text);
+    }
+    // A host reads its own file with the age identity sops-nix derives from its SSH host key, and not the other's.
+    const identityOf = (h: StandInHost): string => ed25519SeedToAgeIdentity(ed25519SeedFromOpenSshPrivateKey(fs.readFileSync(h.hostKeyPath, 'utf8')));
+    expect(sops(['decrypt', 'web-1.yaml'], { SOPS_AGE_KEY: identityOf(web) }).stdout).toBe(plain['web-1']);
+    expect(sops(['decrypt', 'db-1.yaml'], { SOPS_AGE_KEY: identityOf(db) }).stdout).toBe(plain['db-1']);
+    const denied = sops(['decrypt', 'db-1.yaml'], { SOPS_AGE_KEY: identityOf(web) });
+    expect(denied.status).not.toBe(0);
+    expect(denied.stdout).toBe('');
+    expect(denied.stderr).toMatch(/Failed to get the data key/);
+    // A file no rule covers cannot be created by accident.
+    fs.writeFileSync(path.join(secretsDir, 'stranger.yaml'), 'x: 1\n');
+    const uncovered = sops(['encrypt', '--in-place', 'stranger.yaml']);
+    expect(uncovered.status).not.toBe(0);
+    expect(uncovered.stderr).toMatch(/no matching creation rules found/);
+    await Promise.all([web.stop(), db.stop()]);
   });
 
   test('no admin key: exit 2, nothing scanned, file untouched', async () => {
