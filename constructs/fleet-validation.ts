@@ -49,10 +49,9 @@ const INSTALLER_FIELDS: FieldSpecs = { url: { type: 'string' }, sha256: { type: 
 export function validateFleet(fleet: FleetDeclaration, adapters: readonly CloudAdapterClass[]): Problems {
   const problems = new Problems();
   findCdktfTokenMarkers(fleet, [], problems);
-  if (!checkFields(fleet, FLEET_FIELDS, 'fleet', '', problems, 'a fleet declaration')) {
-    // Value checks below assume the types; a host list of the wrong type has no hosts to check.
-    if (!isPlainObject(fleet) || !Array.isArray(fleet.hosts)) return problems;
-  }
+  const fleetTypesOk = checkFields(fleet, FLEET_FIELDS, 'fleet', '', problems, 'a fleet declaration');
+  // Value checks below assume the types; a host list of the wrong type has no hosts to check.
+  if (!isPlainObject(fleet) || !Array.isArray(fleet.hosts)) return problems;
   if (!isDnsLabel(fleet.name)) {
     problems.add('fleet', 'name', `must be an RFC 1123 label (a-z, 0-9, "-", at most 63), got ${show(fleet.name)}`);
   }
@@ -145,6 +144,8 @@ export function validateFleet(fleet: FleetDeclaration, adapters: readonly CloudA
     typedHosts.push(h);
   });
 
+  // The adapters read fleet-wide fields too (keys, networks): only with their types right.
+  if (!fleetTypesOk) return problems;
   const typedFleet: FleetDeclaration = { ...fleet, hosts: typedHosts };
   for (const adapter of adapters) {
     const hosts = hostsOf(typedFleet, adapter.cloud);

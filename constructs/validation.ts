@@ -154,9 +154,9 @@ export function sshPublicKeyProblem(line: unknown): string | undefined {
   if (parts.length < 2) return 'is not an OpenSSH public key line ("<type> <base64> [comment]")';
   const [type, blob] = parts;
   if (!PUBLIC_KEY_TYPES.has(type)) {
-    return /^(ssh-|ecdsa-|sk-)/.test(type) || PUBLIC_KEY_TYPES.has(parts[1])
-      ? `has unsupported key type ${show(type)}`
-      : `has unsupported key type ${show(type)} (options before the key, as in authorized_keys, are not accepted)`;
+    return parts.slice(1).some((p) => PUBLIC_KEY_TYPES.has(p))
+      ? `starts with ${show(type)}: options before the key, as in authorized_keys, are not accepted`
+      : `has unsupported key type ${show(type)}`;
   }
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(blob)) return 'has a key blob that is not base64';
   const raw = Buffer.from(blob, 'base64');
