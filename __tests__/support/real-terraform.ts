@@ -10,6 +10,9 @@ import * as path from 'path';
 import { REPO_ROOT, onPath } from './process';
 import { tempDir } from './nix-tools';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
 export interface TerraformBinary {
   readonly name: 'terraform' | 'tofu';
   readonly path: string;
@@ -80,13 +83,17 @@ export function applyOutputs(bin: TerraformBinary, config: object): Record<strin
  * synthesized cdk.tf.json: the provider's own schema checks every block.
  * Returns validate's JSON diagnostics.
  */
-export function initAndValidate(bin: TerraformBinary, config: object): { valid: boolean; diagnostics: { summary: string; detail?: string }[] } {
+export function initAndValidate(bin: TerraformBinary, config: object): {
+  valid: boolean; diagnostics: { summary: string; detail?: string }[]; schema: Json;
+} {
   const dir = tempDir(`${bin.name}-validate-`);
   try {
     fs.writeFileSync(path.join(dir, 'cdk.tf.json'), JSON.stringify(config));
     run(bin, ['init', '-backend=false', '-no-color'], dir);
     const r = spawnSync(bin.path, ['validate', '-json', '-no-color'], { cwd: dir, env: bin.env, encoding: 'utf8' });
-    return JSON.parse(r.stdout);
+    // The providers' own schemas, to check what validate cannot (attributes inside unknown values).
+    const schema = JSON.parse(run(bin, ['providers', 'schema', '-json'], dir));
+    return { ...JSON.parse(r.stdout), schema };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
