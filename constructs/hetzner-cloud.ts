@@ -17,7 +17,7 @@ import {
   CloudAdapter, CloudAdapterProps, CloudDiagram, CloudResourceName, ProvisionedHost, baseInboundRules, checkUniqueNames,
   resourceName,
 } from './cloud-adapter';
-import { FirewallRule, FleetDeclaration, HetznerHost, HostDeclaration } from './fleet-declaration';
+import { CloudSshKeys, FirewallRule, FleetDeclaration, HetznerHost, HostDeclaration } from './fleet-declaration';
 import { HETZNER_LOCATIONS, HETZNER_ZONES, hetznerServerTypeProblem } from './hetzner-catalogue';
 import { terraformLiteral, terraformLiteralMap, terraformLiterals } from './terraform-literal';
 import {
@@ -258,7 +258,7 @@ export class HetznerCloud extends Construct implements CloudAdapter {
    * with its fingerprint exists, except keys labelled as this fleet's: those
    * are the ones it uploaded itself, and its state manages them.
    */
-  private adminKeyIds(fleet: FleetDeclaration, mode: NonNullable<FleetDeclaration['hetzner']>['sshKeys'], labels: Record<string, string>): string[] {
+  private adminKeyIds(fleet: FleetDeclaration, mode: CloudSshKeys, labels: Record<string, string>): string[] {
     if (typeof mode === 'object') return terraformLiterals(mode.existing);
     const upload = (key: string): SshKey => new SshKey(this, `admin-key-${keyFingerprintSuffix(key)}`, {
       name: terraformLiteral(resourceName(fleet, `admin-${keyFingerprintSuffix(key)}`)),
