@@ -4,6 +4,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { Testing } from 'cdktf';
+import { FleetStack } from '../constructs/fleet-stack';
 import { DIGITALOCEAN_CATALOGUE_DATE, DIGITALOCEAN_REGIONS, DIGITALOCEAN_SIZES } from '../constructs/digitalocean-catalogue';
 import { FleetDeclaration, HostDeclaration } from '../constructs/fleet-declaration';
 import {
@@ -186,5 +188,13 @@ describe('8. values that look right but are not', () => {
     expect(problemsOf(validFleet({ nixChannel: 'nixos-unstable' }))).toEqual([]);
     expect(problemsOf(validFleet({ nixChannel: 'nixos-25.11', adminCidrs: ['2001:db8::/48', '203.0.113.7/32'] }))).toEqual([]);
     expect(problemsOf(validFleet({ hosts: [HETZNER_HOST], adminSshKeys: [KEY_A, second] }))).toEqual([]);
+  });
+});
+
+describe('1. the architecture reaches the rest of the pipeline', () => {
+  test('ProvisionedHost.nixSystem: aarch64 for CAX, x86_64 for CX and droplets, unknown for existing machines', () => {
+    const stack = new FleetStack(Testing.app(), 'fleet', { fleet: withHost('db-1', { serverType: 'cax11' }) });
+    const systems = Object.fromEntries(stack.hosts.map((h) => [h.name, h.nixSystem]));
+    expect(systems).toEqual({ 'web-1': 'x86_64-linux', 'db-1': 'aarch64-linux', 'worker-1': 'x86_64-linux', 'box-1': undefined });
   });
 });

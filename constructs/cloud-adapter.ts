@@ -58,6 +58,13 @@ export interface ProvisionedHost {
   /** True when the host runs NixOS already and must not be installed. */
   readonly alreadyNixos: boolean;
   /**
+   * The host's Nix system (`x86_64-linux`, `aarch64-linux`), when the cloud
+   * says (from its catalogue: Hetzner `cax*` types are arm64). The hive may
+   * use it for the node's platform.
+   * @default - not known (an existing machine)
+   */
+  readonly nixSystem?: string;
+  /**
    * SSH host public key the install must see, when known in advance.
    * @default - not checked
    */

@@ -55,7 +55,7 @@ export interface HostBase {
   readonly name: string;
   /**
    * Tags: labels on the cloud resource and Colmena tags (`colmena apply --on @tag`).
-   * Each matches `[a-z0-9_-]+`.
+   * Each matches `[a-z0-9_-]+`. Not `fleet` on Hetzner (that label names the fleet).
    * @default []
    */
   readonly tags?: string[];

@@ -18,7 +18,7 @@ import {
   resourceName,
 } from './cloud-adapter';
 import { CloudSshKeys, FirewallRule, FleetDeclaration, HetznerHost, HostDeclaration } from './fleet-declaration';
-import { HETZNER_LOCATIONS, HETZNER_ZONES, hetznerServerTypeProblem } from './hetzner-catalogue';
+import { HETZNER_LOCATIONS, HETZNER_SERVER_TYPES, HETZNER_ZONES, NIX_SYSTEM_OF_ARCHITECTURE, hetznerServerTypeProblem } from './hetzner-catalogue';
 import { terraformLiteral, terraformLiteralMap, terraformLiterals } from './terraform-literal';
 import {
   FieldSpecs, Problems, checkFields, cidrContains, cidrContainsIp, hostWhere, intToIpv4, ipv4ToInt, isRfc1918,
@@ -245,6 +245,8 @@ export class HetznerCloud extends Construct implements CloudAdapter {
         privateIp: h.privateIp,
         privateNetwork: { routeCidr: net.ipRange, gateway: intToIpv4(range.network + 1), prefixLength: 32 },
         infectProvider: 'hetznercloud',
+        // An uncatalogued type (allowUncataloguedType) has no known architecture.
+        ...(HETZNER_SERVER_TYPES[h.serverType] ? { nixSystem: NIX_SYSTEM_OF_ARCHITECTURE[HETZNER_SERVER_TYPES[h.serverType].architecture] } : {}),
         installTrigger: server.id,
         installAfter: [server],
         alreadyNixos: false,
