@@ -33,7 +33,7 @@ export const fleet: FleetDeclaration = {
     {
       name: 'web-1',
       cloud: 'hetzner',
-      serverType: 'cx22',
+      serverType: 'cx23',
       location: 'nbg1',
       privateIp: '10.0.1.10',
       tags: ['web', 'prod'],
@@ -42,7 +42,7 @@ export const fleet: FleetDeclaration = {
     {
       name: 'db-1',
       cloud: 'hetzner',
-      serverType: 'cx32',
+      serverType: 'cx33',
       location: 'fsn1',
       privateIp: '10.0.1.20',
       tags: ['db', 'prod'],

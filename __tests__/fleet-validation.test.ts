@@ -33,8 +33,8 @@ const cases: Case[] = [
   ['admin key truncated', validFleet({ adminSshKeys: [`ssh-ed25519 ${ED25519_BLOB.slice(0, 40)}`] }), 'fleet: adminSshKeys[0] has an ssh-ed25519 blob of the wrong length'],
   ['no admin cidrs', validFleet({ adminCidrs: [] }), 'fleet: adminCidrs must list at least one CIDR'],
   ['admin cidr without prefix', validFleet({ adminCidrs: ['203.0.113.7'] }), 'fleet: adminCidrs[0] is not a CIDR'],
-  ['admin cidr with host bits', validFleet({ adminCidrs: ['203.0.113.7/24'] }), 'fleet: adminCidrs[0] is not a CIDR'],
-  ['admin cidr bad v6', validFleet({ adminCidrs: ['2001:db8::/129'] }), 'fleet: adminCidrs[0] is not a CIDR'],
+  ['admin cidr with host bits', validFleet({ adminCidrs: ['203.0.113.7/24'] }), 'fleet: adminCidrs[0] has host bits set: "203.0.113.7/24" (the network is 203.0.113.0/24)'],
+  ['admin cidr bad v6', validFleet({ adminCidrs: ['2001:db8::/129'] }), 'fleet: adminCidrs[0] has a prefix longer than /128'],
   ['rule protocol', validFleet({ firewallRules: [{ protocol: 'sctp' as 'tcp', port: '1', sourceCidrs: ['0.0.0.0/0'] }] }), 'fleet: firewallRules[0].protocol must be "tcp", "udp" or "icmp"'],
   ['rule without port', validFleet({ firewallRules: [{ protocol: 'tcp', sourceCidrs: ['0.0.0.0/0'] }] }), 'fleet: firewallRules[0].port must be a port'],
   ['rule port range reversed', validFleet({ firewallRules: [{ protocol: 'udp', port: '90-80', sourceCidrs: ['0.0.0.0/0'] }] }), 'fleet: firewallRules[0].port must be a port'],
@@ -88,7 +88,7 @@ const cases: Case[] = [
 
   // ---- DigitalOcean
   ['do vpc missing', validFleet({ digitalocean: undefined }), 'fleet: digitalocean is required because 1 host(s) are on DigitalOcean'],
-  ['do region slug', validFleet({ digitalocean: { region: 'Frankfurt', ipRange: '10.20.0.0/20' } }), 'fleet: digitalocean.region must be a region slug'],
+  ['do region slug', validFleet({ digitalocean: { region: 'Frankfurt', ipRange: '10.20.0.0/20' } }), 'fleet: digitalocean.region "Frankfurt" is not a DigitalOcean region'],
   ['do range', validFleet({ digitalocean: { region: 'fra1', ipRange: '10.20.0.0' } }), 'fleet: digitalocean.ipRange is not an IPv4 CIDR'],
   ['do range public', validFleet({ digitalocean: { region: 'fra1', ipRange: '100.64.0.0/20' } }), 'fleet: digitalocean.ipRange must be a private (RFC 1918) range'],
   ['do range too big', validFleet({ digitalocean: { region: 'fra1', ipRange: '10.0.0.0/12' } }), 'fleet: digitalocean.ipRange must be between /16 and /28, got /12'],

@@ -26,8 +26,8 @@ const FLEET: FleetDeclaration = {
   hetzner: { ipRange: '10.0.0.0/16', subnetRange: '10.0.1.0/24', networkZone: 'eu-central' },
   digitalocean: { region: 'fra1', ipRange: '10.20.0.0/20' },
   hosts: [
-    { name: 'web-1', cloud: 'hetzner', serverType: 'cx22', location: 'nbg1', privateIp: '10.0.1.10', tags: ['web', 'prod'] },
-    { name: 'db-1', cloud: 'hetzner', serverType: 'cx32', location: 'fsn1', privateIp: '10.0.1.20', tags: ['db'] },
+    { name: 'web-1', cloud: 'hetzner', serverType: 'cx23', location: 'nbg1', privateIp: '10.0.1.10', tags: ['web', 'prod'] },
+    { name: 'db-1', cloud: 'hetzner', serverType: 'cx33', location: 'fsn1', privateIp: '10.0.1.20', tags: ['db'] },
     { name: 'worker-1', cloud: 'digitalocean', size: 's-1vcpu-2gb', region: 'fra1', tags: ['worker'], buildOnTarget: true },
     {
       name: 'legacy', cloud: 'existing', address: '2001:db8::10', user: 'deploy', port: 2222,

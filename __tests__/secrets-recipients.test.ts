@@ -275,7 +275,7 @@ describeWithTools('npm run secrets:recipients against real sshd on 127.0.0.1', (
     fs.writeFileSync(fleetModule, `exports.fleet = ${JSON.stringify({
       name: 'test', adminSshKeys: [], adminCidrs: ['127.0.0.0/8'],
       hosts: [
-        { name: 'web-1', cloud: 'hetzner', serverType: 'cx22', location: 'nbg1', privateIp: '10.0.1.10' },
+        { name: 'web-1', cloud: 'hetzner', serverType: 'cx23', location: 'nbg1', privateIp: '10.0.1.10' },
         { name: 'db-1', cloud: 'existing', address: '127.0.0.1', port: closedPort },
         { name: 'worker-1', cloud: 'digitalocean', size: 's-1vcpu-2gb', region: 'fra1' },
       ],
@@ -377,7 +377,7 @@ describeWithTools('npm run secrets:recipients against real sshd on 127.0.0.1', (
     fs.writeFileSync(sopsFile, fs.readFileSync(COMMITTED_SOPS_FILE, 'utf8').replace(/^admins:\n/m, `admins:\n  - &admin_a ${admin}\n`));
     const fleetModule = path.join(dir, 'tf-fleet.js');
     fs.writeFileSync(fleetModule, `exports.fleet = ${JSON.stringify({
-      name: 'tf', adminSshKeys: [], adminCidrs: [], hosts: [{ name: 'tf-1', cloud: 'hetzner', serverType: 'cx22', location: 'nbg1', privateIp: '10.0.1.10' }],
+      name: 'tf', adminSshKeys: [], adminCidrs: [], hosts: [{ name: 'tf-1', cloud: 'hetzner', serverType: 'cx23', location: 'nbg1', privateIp: '10.0.1.10' }],
     })};\n`);
     const lines: string[] = [];
     const status = await run(['--fleet', fleetModule, '--sops-file', sopsFile, '--cdktf-out', cdktfOut, '--timeout', '3'], (l) => lines.push(l), (l) => lines.push(l));

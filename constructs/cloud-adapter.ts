@@ -10,7 +10,7 @@
 import { Construct } from 'constructs';
 import { ITerraformDependable } from 'cdktf';
 import { CloudName, FleetDeclaration, FirewallRule, HostDeclaration } from './fleet-declaration';
-import { Problems } from './validation';
+import { FieldSpecs, Problems } from './validation';
 
 /** What the hive needs to fix the host's private network after nixos-infect. */
 export interface PrivateNetworkFacts {
@@ -58,6 +58,13 @@ export interface ProvisionedHost {
   /** True when the host runs NixOS already and must not be installed. */
   readonly alreadyNixos: boolean;
   /**
+   * The host's Nix system (`x86_64-linux`, `aarch64-linux`), when the cloud
+   * says (from its catalogue: Hetzner `cax*` types are arm64). The hive may
+   * use it for the node's platform.
+   * @default - not known (an existing machine)
+   */
+  readonly nixSystem?: string;
+  /**
    * SSH host public key the install must see, when known in advance.
    * @default - not checked
    */
@@ -98,6 +105,8 @@ export interface CloudDiagram {
 /** The static side of an adapter class: its cloud, its validation, its constructor. */
 export interface CloudAdapterClass {
   readonly cloud: CloudName;
+  /** The JSON types of this cloud's host fields (on top of HOST_BASE_FIELDS), checked before any value. */
+  readonly hostFields: FieldSpecs;
   /** Adds every problem of the fleet's hosts of this cloud (and of the cloud's network). */
   validate(fleet: FleetDeclaration, hosts: HostDeclaration[], problems: Problems): void;
   /** What the fleet diagram shows for this cloud. Pure: no resources are created. */
@@ -117,4 +126,33 @@ export function baseInboundRules(fleet: FleetDeclaration): FirewallRule[] {
 /** Stable, readable resource name `<fleet>-<suffix>`. */
 export function resourceName(fleet: FleetDeclaration, suffix: string): string {
   return `${fleet.name}-${suffix}`;
+}
+
+/** One name the fleet will create in a cloud project, and who it is for. */
+export interface CloudResourceName {
+  /** The kind of cloud object: names are unique per kind and project. */
+  readonly kind: string;
+  readonly name: string;
+  /** Where the name comes from, as problems name it (`fleet`, `host "web-1"`). */
+  readonly where: string;
+  /** The field that produced the name. */
+  readonly field: string;
+}
+
+/**
+ * Reports every name that two objects of one kind would share: the cloud
+ * refuses the second at apply, halfway through a deploy.
+ */
+export function checkUniqueNames(names: readonly CloudResourceName[], problems: Problems): void {
+  const seen = new Map<string, CloudResourceName>();
+  for (const n of names) {
+    const key = `${n.kind}\u0000${n.name}`;
+    const first = seen.get(key);
+    if (!first) {
+      seen.set(key, n);
+    } else {
+      problems.add(n.where, n.field, `gives the ${n.kind} name ${JSON.stringify(n.name)}, which ${first.where} (${first.field}) already gives; `
+        + 'names are unique per cloud project');
+    }
+  }
 }

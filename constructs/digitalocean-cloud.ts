@@ -2,8 +2,10 @@
  * DigitalOceanCloud: the DigitalOcean adapter.
  *
  * Creates the provider (token from DIGITALOCEAN_TOKEN, read by the provider at
- * apply time), one SSH key per admin key, the VPC, the droplets and one
- * firewall. DigitalOcean cloud firewalls also filter VPC traffic and deny all
+ * apply time), the admin SSH keys (see CloudSshKeys), the VPC, the droplets
+ * and one firewall, attached by the fleet tag every droplet carries (the API
+ * takes at most 10 droplet IDs per firewall, any number by tag).
+ * DigitalOcean cloud firewalls also filter VPC traffic and deny all
  * outbound traffic not allowed by a rule, so the firewall opens the VPC range
  * between droplets and all outbound traffic (nixos-infect downloads Nix).
  */
@@ -12,11 +14,28 @@ import { Token } from 'cdktf';
 import { Droplet } from '@cdktf/provider-digitalocean/lib/droplet';
 import { Firewall, FirewallInboundRule } from '@cdktf/provider-digitalocean/lib/firewall';
 import { DigitaloceanProvider } from '@cdktf/provider-digitalocean/lib/provider';
+import { DataDigitaloceanSshKeys } from '@cdktf/provider-digitalocean/lib/data-digitalocean-ssh-keys';
 import { SshKey } from '@cdktf/provider-digitalocean/lib/ssh-key';
 import { Vpc } from '@cdktf/provider-digitalocean/lib/vpc';
-import { CloudAdapter, CloudAdapterProps, CloudDiagram, ProvisionedHost, baseInboundRules, resourceName } from './cloud-adapter';
-import { DigitalOceanHost, FirewallRule, FleetDeclaration, HostDeclaration } from './fleet-declaration';
-import { Problems, hostWhere, isRfc1918, keyFingerprintSuffix, parseIpv4Cidr, show } from './validation';
+import {
+  CloudAdapter, CloudAdapterProps, CloudDiagram, CloudResourceName, ProvisionedHost, baseInboundRules, checkUniqueNames,
+  resourceName,
+} from './cloud-adapter';
+import { digitalOceanRegionProblem, digitalOceanSizeProblem } from './digitalocean-catalogue';
+import { CloudSshKeys, DigitalOceanHost, FirewallRule, FleetDeclaration, HostDeclaration } from './fleet-declaration';
+import { terraformLiteral, terraformLiterals } from './terraform-literal';
+import {
+  FieldSpecs, Problems, checkFields, hostWhere, isRfc1918, keyFingerprintSuffix, parseIpv4Cidr, show, sshKeyMd5Fingerprint,
+  validateCloudSshKeys,
+} from './validation';
+
+const VPC_FIELDS: FieldSpecs = {
+  region: { type: 'string', required: true },
+  ipRange: { type: 'string', required: true },
+  sshKeys: { type: 'string|object' },
+};
+
+const MD5_FINGERPRINT = /^[0-9a-f]{2}(:[0-9a-f]{2}){15}$/;
 
 /** The base image nixos-infect converts, unless a host sets `image`. */
 export const DIGITALOCEAN_DEFAULT_IMAGE = 'debian-12-x64';
@@ -29,15 +48,28 @@ const EVERYWHERE = ['0.0.0.0/0', '::/0'];
 export class DigitalOceanCloud extends Construct implements CloudAdapter {
   public static readonly cloud = 'digitalocean' as const;
 
+  public static readonly hostFields: FieldSpecs = {
+    size: { type: 'string', required: true },
+    allowUncataloguedType: { type: 'boolean' },
+    region: { type: 'string', required: true },
+    image: { type: 'string' },
+    // Not a DigitalOcean field: listed so the value check can say why (the VPC assigns it).
+    privateIp: { type: 'string' },
+  };
+
   public static validate(fleet: FleetDeclaration, hosts: HostDeclaration[], problems: Problems): void {
     const vpc = fleet.digitalocean;
     if (!vpc) {
       problems.add('fleet', 'digitalocean', `is required because ${hosts.length} host(s) are on DigitalOcean (region, ipRange)`);
       return;
     }
-    if (typeof vpc.region !== 'string' || !/^[a-z]{3}\d$/.test(vpc.region)) {
-      problems.add('fleet', 'digitalocean.region', `must be a region slug like "fra1", got ${show(vpc.region)}`);
-    }
+    if (!checkFields(vpc, VPC_FIELDS, 'fleet', 'digitalocean', problems, 'a DigitalOcean VPC')) return;
+    const regionWhy = digitalOceanRegionProblem(vpc.region);
+    if (regionWhy) problems.add('fleet', 'digitalocean.region', regionWhy);
+    // Droplet ssh_keys take key IDs or MD5 fingerprints.
+    validateCloudSshKeys(vpc.sshKeys, 'digitalocean.sshKeys', problems,
+      (ref) => (/^\d+$/.test(ref) || MD5_FINGERPRINT.test(ref) ? undefined
+        : `must be a key ID or an MD5 fingerprint like "aa:bb:…" (ssh-keygen -l -E md5 -f key.pub, without "MD5:"), got ${show(ref)}`));
     const range = parseIpv4Cidr(vpc.ipRange);
     if (!range) problems.add('fleet', 'digitalocean.ipRange', `is not an IPv4 CIDR (like "10.20.0.0/20"): ${show(vpc.ipRange)}`);
     else if (!isRfc1918(range)) problems.add('fleet', 'digitalocean.ipRange', `must be a private (RFC 1918) range: ${show(vpc.ipRange)}`);
@@ -45,17 +77,44 @@ export class DigitalOceanCloud extends Construct implements CloudAdapter {
 
     for (const h of hosts as DigitalOceanHost[]) {
       const where = hostWhere(h.name);
-      if (typeof h.size !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(h.size)) {
+      if (!/^[a-z0-9][a-z0-9_-]*$/.test(h.size)) {
         problems.add(where, 'size', `must be a droplet size slug like "s-1vcpu-2gb", got ${show(h.size)}`);
+      } else if (digitalOceanSizeProblem(h.size) && h.allowUncataloguedType !== true) {
+        problems.add(where, 'size', digitalOceanSizeProblem(h.size)!);
       }
-      if (h.region !== vpc.region) {
+      const hostRegionWhy = digitalOceanRegionProblem(h.region);
+      if (hostRegionWhy && h.region !== vpc.region) {
+        problems.add(where, 'region', hostRegionWhy);
+      } else if (h.region !== vpc.region) {
         problems.add(where, 'region', `${show(h.region)} differs from the VPC's region ${show(vpc.region)} (a VPC lives in one region)`);
       }
       if (h.image !== undefined && !/^[a-z0-9][a-z0-9._-]*$/.test(h.image)) problems.add(where, 'image', `is not an image slug: ${show(h.image)}`);
       if ('privateIp' in h) {
         problems.add(where, 'privateIp', 'cannot be chosen on DigitalOcean: the VPC assigns it (read it from the stack outputs)');
       }
+      const dropletName = `${fleet.serverNamePrefix ?? ''}${h.name}`;
+      if (dropletName.length > 63) problems.add(where, 'name', `with serverNamePrefix gives the droplet name ${show(dropletName)}, longer than 63`);
     }
+    checkUniqueNames(DigitalOceanCloud.cloudNames(fleet, hosts as DigitalOceanHost[]), problems);
+  }
+
+  /**
+   * Every name this adapter creates in the DigitalOcean account. Droplet names
+   * need not be unique there, but duplicates make the console, `doctl` and
+   * every by-name lookup ambiguous, so the fleet keeps them unique too.
+   */
+  private static cloudNames(fleet: FleetDeclaration, hosts: DigitalOceanHost[]): CloudResourceName[] {
+    const mode = fleet.digitalocean?.sshKeys ?? 'auto';
+    return [
+      { kind: 'VPC', name: resourceName(fleet, fleet.digitalocean!.region), where: 'fleet', field: 'digitalocean.region' },
+      { kind: 'firewall', name: resourceName(fleet, 'base'), where: 'fleet', field: 'name' },
+      ...(typeof mode === 'string' && Array.isArray(fleet.adminSshKeys) ? fleet.adminSshKeys.map((k, i) => (
+        { kind: 'SSH key', name: resourceName(fleet, `admin-${keyFingerprintSuffix(k)}`), where: 'fleet', field: `adminSshKeys[${i}]` })) : []),
+      ...hosts.flatMap((h) => [
+        { kind: 'droplet', name: `${fleet.serverNamePrefix ?? ''}${h.name}`, where: hostWhere(h.name), field: 'name' },
+        ...(h.firewallRules?.length ? [{ kind: 'firewall', name: resourceName(fleet, h.name), where: hostWhere(h.name), field: 'name' }] : []),
+      ]),
+    ];
   }
 
   public static describe(fleet: FleetDeclaration): CloudDiagram {
@@ -92,44 +151,45 @@ export class DigitalOceanCloud extends Construct implements CloudAdapter {
 
     new DigitaloceanProvider(this, 'provider', {});
 
-    const keys = fleet.adminSshKeys.map((key) => new SshKey(this, `admin-key-${keyFingerprintSuffix(key)}`, {
-      name: resourceName(fleet, `admin-${keyFingerprintSuffix(key)}`),
-      publicKey: key.trim(),
-    }));
+    const { keyRefs, keyResources } = this.adminKeys(fleet, vpcDecl.sshKeys ?? 'auto');
 
     const vpc = new Vpc(this, 'vpc', {
-      name: resourceName(fleet, vpcDecl.region),
-      region: vpcDecl.region,
-      ipRange: vpcDecl.ipRange,
-      description: `nixos-fleet ${fleet.name}`,
+      name: terraformLiteral(resourceName(fleet, vpcDecl.region)),
+      region: terraformLiteral(vpcDecl.region),
+      ipRange: terraformLiteral(vpcDecl.ipRange),
+      description: terraformLiteral(`nixos-fleet ${fleet.name}`),
     });
 
     // Read shared attributes once: each read is a new token with a recorded stack trace.
     const vpcId = vpc.id;
-    const keyIds = keys.map((k) => k.id);
+    // Every droplet carries the fleet tag; the base firewall attaches by it.
+    const fleetTag = terraformLiteral(fleet.name);
     const droplets = (props.hosts as DigitalOceanHost[]).map((h) => new Droplet(this, `droplet-${h.name}`, {
-      name: h.name,
-      image: h.image ?? DIGITALOCEAN_DEFAULT_IMAGE,
-      size: h.size,
-      region: h.region,
+      name: terraformLiteral(`${fleet.serverNamePrefix ?? ''}${h.name}`),
+      image: terraformLiteral(h.image ?? DIGITALOCEAN_DEFAULT_IMAGE),
+      size: terraformLiteral(h.size),
+      region: terraformLiteral(h.region),
       ipv6: true,
       vpcUuid: vpcId,
-      sshKeys: keyIds,
-      tags: [...new Set([fleet.name, ...(h.tags ?? [])])],
+      sshKeys: keyRefs,
+      ...(keyResources.length ? { dependsOn: keyResources } : {}),
+      tags: terraformLiterals([...new Set([fleet.name, ...(h.tags ?? [])])]),
       lifecycle: {
         // See HetznerCloud: a converted droplet must not be replaced for these.
         ignoreChanges: ['image', 'user_data', 'ssh_keys'],
       },
     }));
 
-    const dropletIds = droplets.map((d) => Token.asNumber(d.id));
+    const vpcRange = terraformLiteral(vpcDecl.ipRange);
     const firewall = new Firewall(this, 'firewall', {
-      name: resourceName(fleet, 'base'),
-      dropletIds,
+      name: terraformLiteral(resourceName(fleet, 'base')),
+      tags: [fleetTag],
+      // The tag exists once a droplet carries it: create the droplets first.
+      dependsOn: droplets,
       inboundRule: [
         ...baseInboundRules(fleet).map(toInboundRule),
-        ...(['tcp', 'udp'] as const).map((protocol) => ({ protocol, portRange: '1-65535', sourceAddresses: [vpcDecl.ipRange] })),
-        { protocol: 'icmp', sourceAddresses: [vpcDecl.ipRange] },
+        ...(['tcp', 'udp'] as const).map((protocol) => ({ protocol, portRange: '1-65535', sourceAddresses: [vpcRange] })),
+        { protocol: 'icmp', sourceAddresses: [vpcRange] },
       ],
       outboundRule: [
         ...(['tcp', 'udp'] as const).map((protocol) => ({ protocol, portRange: '1-65535', destinationAddresses: EVERYWHERE })),
@@ -139,8 +199,9 @@ export class DigitalOceanCloud extends Construct implements CloudAdapter {
     (props.hosts as DigitalOceanHost[]).forEach((h, i) => {
       if (h.firewallRules?.length) {
         new Firewall(this, `firewall-${h.name}`, {
-          name: resourceName(fleet, h.name),
-          dropletIds: [dropletIds[i]],
+          name: terraformLiteral(resourceName(fleet, h.name)),
+          // One droplet: far below the API's 10 droplet IDs per firewall.
+          dropletIds: [Token.asNumber(droplets[i].id)],
           inboundRule: h.firewallRules.map(toInboundRule),
         });
       }
@@ -163,6 +224,8 @@ export class DigitalOceanCloud extends Construct implements CloudAdapter {
         // The VPC range is on-link on the private NIC: no gateway.
         privateNetwork: { routeCidr: vpcDecl.ipRange, prefixLength: vpcPrefix },
         infectProvider: 'digitalocean',
+        // Every droplet size is x86_64 (digitalocean-catalogue.ts).
+        nixSystem: 'x86_64-linux',
         installTrigger: droplets[i].id,
         // The firewall decides whether the install's SSH session (and its
         // downloads) get through: attach it first, not halfway through.
@@ -171,12 +234,41 @@ export class DigitalOceanCloud extends Construct implements CloudAdapter {
       } satisfies ProvisionedHost;
     });
   }
+
+  /**
+   * The droplets' `ssh_keys` per CloudSshKeys. Droplets take MD5 fingerprints,
+   * which are the same whether a key was there before or is uploaded now, so
+   * `auto` only decides per key whether to upload it: not when the account
+   * holds a key with that fingerprint under another name than the one this
+   * fleet gives its own uploads (those are in its state already).
+   */
+  private adminKeys(fleet: FleetDeclaration, mode: CloudSshKeys): { keyRefs: string[]; keyResources: SshKey[] } {
+    if (typeof mode === 'object') return { keyRefs: terraformLiterals(mode.existing), keyResources: [] };
+    const fingerprints = fleet.adminSshKeys.map(sshKeyMd5Fingerprint);
+    const account = mode === 'auto'
+      ? new DataDigitaloceanSshKeys(this, 'account-ssh-keys', { filter: [{ key: 'fingerprint', values: fingerprints }] })
+      : undefined;
+    const keyResources = fleet.adminSshKeys.map((key, i) => {
+      const name = resourceName(fleet, `admin-${keyFingerprintSuffix(key)}`);
+      const uploaded = new SshKey(this, `admin-key-${keyFingerprintSuffix(key)}`, {
+        name: terraformLiteral(name),
+        publicKey: terraformLiteral(key.trim()),
+      });
+      if (account) {
+        const all = `data.digitalocean_ssh_keys.${account.friendlyUniqueId}.ssh_keys`;
+        uploaded.addOverride('count', `\${length([for k in ${all} : k if k.fingerprint == "${fingerprints[i]}" && k.name != "${name}"]) > 0 ? 0 : 1}`);
+      }
+      return uploaded;
+    });
+    // With `upload`, reference the new keys' IDs; with `auto`, the fingerprints.
+    return { keyRefs: account ? fingerprints : keyResources.map((k) => k.id), keyResources: account ? keyResources : [] };
+  }
 }
 
 function toInboundRule(rule: FirewallRule): FirewallInboundRule {
   return {
-    protocol: rule.protocol,
-    ...(rule.protocol === 'icmp' ? {} : { portRange: rule.port }),
-    sourceAddresses: [...rule.sourceCidrs],
+    protocol: terraformLiteral(rule.protocol),
+    ...(rule.protocol === 'icmp' ? {} : { portRange: terraformLiteral(rule.port!) }),
+    sourceAddresses: terraformLiterals(rule.sourceCidrs),
   };
 }

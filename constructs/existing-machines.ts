@@ -8,13 +8,23 @@ import { Construct } from 'constructs';
 import { isIPv4, isIPv6 } from 'net';
 import { CloudAdapter, CloudAdapterProps, CloudDiagram, ProvisionedHost } from './cloud-adapter';
 import { ExistingHost, FleetDeclaration, HostDeclaration } from './fleet-declaration';
-import { Problems, hostWhere, isDnsName, show, sshPublicKeyProblem } from './validation';
+import { FieldSpecs, Problems, hostWhere, isDnsName, show, sshPublicKeyProblem } from './validation';
 
 /** Props of ExistingMachines: the shared adapter props (see CloudAdapterProps). */
 export type ExistingMachinesProps = CloudAdapterProps;
 
 export class ExistingMachines extends Construct implements CloudAdapter {
   public static readonly cloud = 'existing' as const;
+
+  public static readonly hostFields: FieldSpecs = {
+    address: { type: 'string', required: true },
+    user: { type: 'string' },
+    port: { type: 'number' },
+    privateIp: { type: 'string' },
+    provider: { type: 'string' },
+    alreadyNixos: { type: 'boolean' },
+    hostKey: { type: 'string' },
+  };
 
   public static validate(_fleet: FleetDeclaration, hosts: HostDeclaration[], problems: Problems): void {
     for (const h of hosts as ExistingHost[]) {

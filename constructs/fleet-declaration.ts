@@ -55,7 +55,7 @@ export interface HostBase {
   readonly name: string;
   /**
    * Tags: labels on the cloud resource and Colmena tags (`colmena apply --on @tag`).
-   * Each matches `[a-z0-9_-]+`.
+   * Each matches `[a-z0-9_-]+`. Not `fleet` on Hetzner (that label names the fleet).
    * @default []
    */
   readonly tags?: string[];
@@ -90,8 +90,18 @@ export interface HostBase {
 /** A server created on Hetzner Cloud. */
 export interface HetznerHost extends HostBase {
   readonly cloud: 'hetzner';
-  /** Server type, e.g. `cx22`, `cpx21`, `cax11` (arm64), `ccx13`. */
+  /**
+   * Server type, e.g. `cx23`, `cpx22`, `cax11` (arm64), `ccx13`: one of
+   * constructs/hetzner-catalogue.ts. Retired types are refused with their successor.
+   */
   readonly serverType: string;
+  /**
+   * Accept a `serverType` the catalogue does not list yet (one Hetzner started
+   * selling after constructs/hetzner-catalogue.ts was last updated). Retired
+   * types are refused even so.
+   * @default false
+   */
+  readonly allowUncataloguedType?: boolean;
   /** Location: `fsn1`, `nbg1`, `hel1` (eu-central), `ash` (us-east), `hil` (us-west), `sin` (ap-southeast). */
   readonly location: string;
   /**
@@ -109,8 +119,13 @@ export interface HetznerHost extends HostBase {
  */
 export interface DigitalOceanHost extends HostBase {
   readonly cloud: 'digitalocean';
-  /** Droplet size slug, e.g. `s-1vcpu-2gb`. */
+  /** Droplet size slug, e.g. `s-1vcpu-2gb`: one of constructs/digitalocean-catalogue.ts. */
   readonly size: string;
+  /**
+   * Accept a `size` the catalogue does not list yet (a new or GPU size).
+   * @default false
+   */
+  readonly allowUncataloguedType?: boolean;
   /** Region slug; must be the region of the fleet's VPC, e.g. `fra1`. */
   readonly region: string;
   /**
@@ -164,6 +179,20 @@ export interface ExistingHost extends HostBase {
 export type HostDeclaration = HetznerHost | DigitalOceanHost | ExistingHost;
 export type CloudName = HostDeclaration['cloud'];
 
+/**
+ * How the admin keys reach a cloud's servers at creation (the cloud puts them
+ * into root's authorized_keys; the hive manages them afterwards).
+ * - `'auto'`: use each `adminSshKeys` entry that is already in the project
+ *   (same fingerprint, any name), upload the others. Works whether or not
+ *   your key is uploaded; both clouds refuse a second copy of a key.
+ * - `'upload'`: upload every `adminSshKeys` entry as a new key named
+ *   `<fleet>-admin-<hash>` (fails if the same key is already in the project).
+ * - `{ existing: [...] }`: use exactly these keys already in the project and
+ *   upload nothing. Hetzner: key names or numeric IDs; DigitalOcean: MD5
+ *   fingerprints (`ssh-keygen -l -E md5 -f key.pub`, without `MD5:`) or numeric IDs.
+ */
+export type CloudSshKeys = 'auto' | 'upload' | { readonly existing: string[] };
+
 /** The Hetzner private network all Hetzner hosts join. */
 export interface HetznerNetworkDeclaration {
   /** The network's range, e.g. `10.0.0.0/16`. Its first address is the gateway. */
@@ -172,6 +201,11 @@ export interface HetznerNetworkDeclaration {
   readonly subnetRange: string;
   /** `eu-central`, `us-east`, `us-west` or `ap-southeast`; hosts' locations must be in it. */
   readonly networkZone: string;
+  /**
+   * Which SSH keys new servers get (see CloudSshKeys).
+   * @default 'auto'
+   */
+  readonly sshKeys?: CloudSshKeys;
 }
 
 /** The DigitalOcean VPC all DigitalOcean hosts join (a VPC lives in one region). */
@@ -180,12 +214,29 @@ export interface DigitalOceanNetworkDeclaration {
   readonly region: string;
   /** The VPC's range, e.g. `10.20.0.0/20` (DigitalOcean allows /16 to /24). */
   readonly ipRange: string;
+  /**
+   * Which SSH keys new droplets get (see CloudSshKeys).
+   * @default 'auto'
+   */
+  readonly sshKeys?: CloudSshKeys;
 }
 
 /** The whole fleet. */
 export interface FleetDeclaration {
-  /** Fleet name: an RFC 1123 label; prefixes cloud resource names. */
+  /**
+   * Fleet name: an RFC 1123 label; prefixes the names of the networks,
+   * firewalls and keys the fleet creates, so two fleets with different names
+   * can share one cloud project.
+   */
   readonly name: string;
+  /**
+   * Put in front of each host name to form the server's / droplet's name in
+   * the cloud (Colmena and the host itself keep the plain name). Server names
+   * are unique per project: set it (e.g. `'staging-'`) when two fleets in one
+   * project use the same host names.
+   * @default '' (the cloud name is the host name)
+   */
+  readonly serverNamePrefix?: string;
   /**
    * NixOS channel: `nixos-YY.MM` or `nixos-unstable`.
    * @default DEFAULT_NIX_CHANNEL ('nixos-26.05')

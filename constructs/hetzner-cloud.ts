@@ -6,27 +6,49 @@
  * subnet, a firewall, and one server per host with a fixed private IP.
  */
 import { Construct } from 'constructs';
-import { Token } from 'cdktf';
+import { TerraformDataSource, TerraformLocal, Token } from 'cdktf';
 import { HcloudProvider } from '../.gen/providers/hcloud/provider';
 import { Firewall, FirewallRule as HcloudFirewallRule } from '../.gen/providers/hcloud/firewall';
 import { Network } from '../.gen/providers/hcloud/network';
 import { NetworkSubnet } from '../.gen/providers/hcloud/network-subnet';
 import { Server } from '../.gen/providers/hcloud/server';
 import { SshKey } from '../.gen/providers/hcloud/ssh-key';
-import { CloudAdapter, CloudAdapterProps, CloudDiagram, ProvisionedHost, baseInboundRules, resourceName } from './cloud-adapter';
-import { FirewallRule, FleetDeclaration, HetznerHost, HostDeclaration } from './fleet-declaration';
 import {
-  Problems, cidrContains, cidrContainsIp, hostWhere, intToIpv4, ipv4ToInt, isRfc1918, keyFingerprintSuffix,
-  parseIpv4Cidr, show,
+  CloudAdapter, CloudAdapterProps, CloudDiagram, CloudResourceName, ProvisionedHost, baseInboundRules, checkUniqueNames,
+  resourceName,
+} from './cloud-adapter';
+import { CloudSshKeys, FirewallRule, FleetDeclaration, HetznerHost, HostDeclaration } from './fleet-declaration';
+import { HETZNER_LOCATIONS, HETZNER_SERVER_TYPES, HETZNER_ZONES, NIX_SYSTEM_OF_ARCHITECTURE, hetznerServerTypeProblem } from './hetzner-catalogue';
+import { terraformLiteral, terraformLiteralMap, terraformLiterals } from './terraform-literal';
+import {
+  FieldSpecs, Problems, checkFields, cidrContains, cidrContainsIp, hostWhere, intToIpv4, ipv4ToInt, isRfc1918,
+  keyFingerprintSuffix, parseIpv4Cidr, show, sshKeyMd5Fingerprint, validateCloudSshKeys,
 } from './validation';
 
-/** Network zones and their locations (FIELD-NOTES; Hetzner docs). */
-export const HETZNER_ZONES: Record<string, string[]> = {
-  'eu-central': ['fsn1', 'nbg1', 'hel1'],
-  'us-east': ['ash'],
-  'us-west': ['hil'],
-  'ap-southeast': ['sin'],
+export { HETZNER_ZONES } from './hetzner-catalogue';
+
+/** The label every resource the fleet creates carries: `fleet=<name>`. */
+const FLEET_LABEL = 'fleet';
+
+const NETWORK_FIELDS: FieldSpecs = {
+  ipRange: { type: 'string', required: true },
+  subnetRange: { type: 'string', required: true },
+  networkZone: { type: 'string', required: true },
+  sshKeys: { type: 'string|object' },
 };
+
+/**
+ * The project's SSH keys (`data "hcloud_ssh_keys"`, every key, no filter),
+ * for `sshKeys: 'auto'`. Written against cdktf's base class because the
+ * committed hcloud bindings hold resources only; replace it with the generated
+ * data-source binding once .gen/providers/hcloud has one. Its schema is
+ * checked by the real provider (`tofu validate`) in the tests.
+ */
+class HcloudProjectSshKeys extends TerraformDataSource {
+  constructor(scope: Construct, id: string) {
+    super(scope, id, { terraformResourceType: 'hcloud_ssh_keys', terraformGeneratorMetadata: { providerName: 'hcloud' } });
+  }
+}
 
 /** The base image nixos-infect converts, unless a host sets `image`. */
 export const HETZNER_DEFAULT_IMAGE = 'debian-12';
@@ -37,12 +59,24 @@ export type HetznerCloudProps = CloudAdapterProps;
 export class HetznerCloud extends Construct implements CloudAdapter {
   public static readonly cloud = 'hetzner' as const;
 
+  public static readonly hostFields: FieldSpecs = {
+    serverType: { type: 'string', required: true },
+    allowUncataloguedType: { type: 'boolean' },
+    location: { type: 'string', required: true },
+    image: { type: 'string' },
+    privateIp: { type: 'string', required: true },
+  };
+
   public static validate(fleet: FleetDeclaration, hosts: HostDeclaration[], problems: Problems): void {
     const net = fleet.hetzner;
     if (!net) {
       problems.add('fleet', 'hetzner', `is required because ${hosts.length} host(s) are on Hetzner (ipRange, subnetRange, networkZone)`);
       return;
     }
+    if (!checkFields(net, NETWORK_FIELDS, 'fleet', 'hetzner', problems, 'a Hetzner network')) return;
+    // Server ssh_keys take key names or IDs (the provider resolves both).
+    validateCloudSshKeys(net.sshKeys, 'hetzner.sshKeys', problems,
+      (ref) => (ref.trim() === '' || ref.length > 255 || /[\x00-\x1f]/.test(ref) ? 'must be a key name or ID as shown in the Hetzner console' : undefined));
     const range = parseIpv4Cidr(net.ipRange);
     const subnet = parseIpv4Cidr(net.subnetRange);
     if (!range) problems.add('fleet', 'hetzner.ipRange', `is not an IPv4 CIDR (like "10.0.0.0/16"): ${show(net.ipRange)}`);
@@ -60,11 +94,15 @@ export class HetznerCloud extends Construct implements CloudAdapter {
 
     for (const h of hosts as HetznerHost[]) {
       const where = hostWhere(h.name);
-      if (typeof h.serverType !== 'string' || !/^[a-z0-9]+$/.test(h.serverType)) {
-        problems.add(where, 'serverType', `must be a Hetzner server type like "cx22", got ${show(h.serverType)}`);
+      if (!/^[a-z0-9]+$/.test(h.serverType)) {
+        problems.add(where, 'serverType', `must be a Hetzner server type like "cx23", got ${show(h.serverType)}`);
+      } else {
+        const why = hetznerServerTypeProblem(h.serverType, h.location);
+        const uncatalogued = why !== undefined && why.includes('allowUncataloguedType');
+        if (why && !(uncatalogued && h.allowUncataloguedType === true)) problems.add(where, 'serverType', why);
       }
       if (h.image !== undefined && !/^[a-z0-9][a-z0-9._-]*$/.test(h.image)) problems.add(where, 'image', `is not an image name: ${show(h.image)}`);
-      const known = Object.values(HETZNER_ZONES).flat();
+      const known = HETZNER_LOCATIONS;
       if (!known.includes(h.location)) {
         problems.add(where, 'location', `must be one of ${known.join(', ')}; got ${show(h.location)}`);
       } else if (zoneLocations && !zoneLocations.includes(h.location)) {
@@ -79,7 +117,28 @@ export class HetznerCloud extends Construct implements CloudAdapter {
         else if (ip === subnet.network + subnet.size - 1) problems.add(where, 'privateIp', `${h.privateIp} is the subnet's broadcast address`);
         else if (ip === gateway) problems.add(where, 'privateIp', `${h.privateIp} is the network's gateway address`);
       }
+      if ((h.tags ?? []).includes(FLEET_LABEL)) {
+        problems.add(where, 'tags', `cannot hold ${show(FLEET_LABEL)} on Hetzner: tags become labels, and the ${show(FLEET_LABEL)} label names the fleet`);
+      }
+      const serverName = `${fleet.serverNamePrefix ?? ''}${h.name}`;
+      if (serverName.length > 63) problems.add(where, 'name', `with serverNamePrefix gives the server name ${show(serverName)}, longer than 63`);
     }
+    checkUniqueNames(HetznerCloud.cloudNames(fleet, hosts as HetznerHost[]), problems);
+  }
+
+  /** Every name this adapter creates in the Hetzner project. */
+  private static cloudNames(fleet: FleetDeclaration, hosts: HetznerHost[]): CloudResourceName[] {
+    const mode = fleet.hetzner?.sshKeys ?? 'auto';
+    return [
+      { kind: 'network', name: fleet.name, where: 'fleet', field: 'name' },
+      { kind: 'firewall', name: resourceName(fleet, 'base'), where: 'fleet', field: 'name' },
+      ...(typeof mode === 'string' && Array.isArray(fleet.adminSshKeys) ? fleet.adminSshKeys.map((k, i) => (
+        { kind: 'SSH key', name: resourceName(fleet, `admin-${keyFingerprintSuffix(k)}`), where: 'fleet', field: `adminSshKeys[${i}]` })) : []),
+      ...hosts.flatMap((h) => [
+        { kind: 'server', name: `${fleet.serverNamePrefix ?? ''}${h.name}`, where: hostWhere(h.name), field: 'name' },
+        ...(h.firewallRules?.length ? [{ kind: 'firewall', name: resourceName(fleet, h.name), where: hostWhere(h.name), field: 'name' }] : []),
+      ]),
+    ];
   }
 
   public static describe(fleet: FleetDeclaration): CloudDiagram {
@@ -115,58 +174,54 @@ export class HetznerCloud extends Construct implements CloudAdapter {
     const net = fleet.hetzner!;
 
     new HcloudProvider(this, 'provider', {});
+    const fleetLabels = terraformLiteralMap({ [FLEET_LABEL]: fleet.name });
 
-    const keys = fleet.adminSshKeys.map((key) => new SshKey(this, `admin-key-${keyFingerprintSuffix(key)}`, {
-      name: resourceName(fleet, `admin-${keyFingerprintSuffix(key)}`),
-      publicKey: key.trim(),
-      labels: { fleet: fleet.name },
-    }));
+    const keyIds = this.adminKeyIds(fleet, net.sshKeys ?? 'auto', fleetLabels);
 
     const network = new Network(this, 'network', {
-      name: fleet.name,
-      ipRange: net.ipRange,
-      labels: { fleet: fleet.name },
+      name: terraformLiteral(fleet.name),
+      ipRange: terraformLiteral(net.ipRange),
+      labels: fleetLabels,
     });
     const subnet = new NetworkSubnet(this, 'subnet', {
       networkId: Token.asNumber(network.id),
       type: 'cloud',
-      networkZone: net.networkZone,
-      ipRange: net.subnetRange,
+      networkZone: terraformLiteral(net.networkZone),
+      ipRange: terraformLiteral(net.subnetRange),
     });
 
     const baseFirewall = new Firewall(this, 'firewall', {
-      name: resourceName(fleet, 'base'),
-      labels: { fleet: fleet.name },
+      name: terraformLiteral(resourceName(fleet, 'base')),
+      labels: fleetLabels,
       rule: baseInboundRules(fleet).map(toHcloudRule),
     });
 
     const range = parseIpv4Cidr(net.ipRange)!;
     // Each attribute read creates a token (and cdktf records a stack trace for
     // it): read shared ones once, not once per host. It keeps synth fast.
-    const keyIds = keys.map((k) => k.id);
     const networkId = Token.asNumber(network.id);
     const baseFirewallId = Token.asNumber(baseFirewall.id);
     this.hosts = (props.hosts as HetznerHost[]).map((h) => {
       const firewallIds = [baseFirewallId];
       if (h.firewallRules?.length) {
         const own = new Firewall(this, `firewall-${h.name}`, {
-          name: resourceName(fleet, h.name),
-          labels: { fleet: fleet.name },
+          name: terraformLiteral(resourceName(fleet, h.name)),
+          labels: fleetLabels,
           rule: h.firewallRules.map(toHcloudRule),
         });
         firewallIds.push(Token.asNumber(own.id));
       }
       const server = new Server(this, `server-${h.name}`, {
-        name: h.name,
-        serverType: h.serverType,
-        image: h.image ?? HETZNER_DEFAULT_IMAGE,
-        location: h.location,
+        name: terraformLiteral(`${fleet.serverNamePrefix ?? ''}${h.name}`),
+        serverType: terraformLiteral(h.serverType),
+        image: terraformLiteral(h.image ?? HETZNER_DEFAULT_IMAGE),
+        location: terraformLiteral(h.location),
         sshKeys: keyIds,
-        labels: Object.fromEntries([['fleet', fleet.name], ...(h.tags ?? []).map((t) => [t, ''])]),
+        labels: terraformLiteralMap(Object.fromEntries([[FLEET_LABEL, fleet.name], ...(h.tags ?? []).map((t) => [t, ''])])),
         firewallIds,
         publicNet: [{ ipv4Enabled: true, ipv6Enabled: true }],
         // aliasIps: [] avoids a detach/re-attach on every apply (provider quirk with Terraform ≥ 1.4).
-        network: [{ networkId, ip: h.privateIp, aliasIps: [] }],
+        network: [{ networkId, ip: terraformLiteral(h.privateIp), aliasIps: [] }],
         // The server joins the network in the same API call; the subnet must exist first.
         dependsOn: [subnet],
         lifecycle: {
@@ -190,20 +245,48 @@ export class HetznerCloud extends Construct implements CloudAdapter {
         privateIp: h.privateIp,
         privateNetwork: { routeCidr: net.ipRange, gateway: intToIpv4(range.network + 1), prefixLength: 32 },
         infectProvider: 'hetznercloud',
+        // An uncatalogued type (allowUncataloguedType) has no known architecture.
+        ...(HETZNER_SERVER_TYPES[h.serverType] ? { nixSystem: NIX_SYSTEM_OF_ARCHITECTURE[HETZNER_SERVER_TYPES[h.serverType].architecture] } : {}),
         installTrigger: server.id,
         installAfter: [server],
         alreadyNixos: false,
       } satisfies ProvisionedHost;
     });
   }
+
+  /**
+   * The `ssh_keys` every server gets, per CloudSshKeys. `auto` reads the
+   * project's keys at plan time and uploads an admin key only when no key
+   * with its fingerprint exists, except keys labelled as this fleet's: those
+   * are the ones it uploaded itself, and its state manages them.
+   */
+  private adminKeyIds(fleet: FleetDeclaration, mode: CloudSshKeys, labels: Record<string, string>): string[] {
+    if (typeof mode === 'object') return terraformLiterals(mode.existing);
+    const upload = (key: string): SshKey => new SshKey(this, `admin-key-${keyFingerprintSuffix(key)}`, {
+      name: terraformLiteral(resourceName(fleet, `admin-${keyFingerprintSuffix(key)}`)),
+      publicKey: terraformLiteral(key.trim()),
+      labels,
+    });
+    if (mode === 'upload') return fleet.adminSshKeys.map((k) => upload(k).id);
+    const project = new HcloudProjectSshKeys(this, 'project-ssh-keys');
+    const all = `data.hcloud_ssh_keys.${project.friendlyUniqueId}.ssh_keys`;
+    const parts = fleet.adminSshKeys.map((k) => {
+      const found = `[for k in ${all} : tostring(k.id) if k.fingerprint == "${sshKeyMd5Fingerprint(k)}" && lookup(k.labels, "${FLEET_LABEL}", "") != "${fleet.name}"]`;
+      const key = upload(k);
+      key.addOverride('count', `\${length(${found}) > 0 ? 0 : 1}`);
+      return `${found}, hcloud_ssh_key.${key.friendlyUniqueId}[*].id`;
+    });
+    const ids = new TerraformLocal(this, 'admin-ssh-key-ids', `\${concat(${parts.join(', ')})}`);
+    return ids.asList;
+  }
 }
 
 function toHcloudRule(rule: FirewallRule): HcloudFirewallRule {
   return {
     direction: 'in',
-    protocol: rule.protocol,
-    ...(rule.protocol === 'icmp' ? {} : { port: rule.port }),
-    sourceIps: [...rule.sourceCidrs],
-    ...(rule.description ? { description: rule.description } : {}),
+    protocol: terraformLiteral(rule.protocol),
+    ...(rule.protocol === 'icmp' ? {} : { port: terraformLiteral(rule.port!) }),
+    sourceIps: terraformLiterals(rule.sourceCidrs),
+    ...(rule.description ? { description: terraformLiteral(rule.description) } : {}),
   };
 }

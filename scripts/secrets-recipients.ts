@@ -29,6 +29,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
+import { Alias, Document, Scalar, YAMLMap, YAMLSeq, isScalar, isSeq, parseDocument } from 'yaml';
 import type { FleetDeclaration } from '../constructs/fleet-declaration';
 import { SshKeyError, ed25519PublicKeyFromLine, ed25519PublicKeyToAgeRecipient, isAgeRecipient } from './lib/age-recipient';
 
@@ -376,15 +377,18 @@ export interface SopsConfigParts {
   readonly hosts: ReadonlyMap<string, HostRecipient>;
 }
 
-const ADMIN_ITEM = /^\s+-\s+(?:&([A-Za-z0-9_.-]+)\s+)?(['"]?)(age1[0-9a-z]+)\2\s*(?:#.*)?$/;
-const HOST_ITEM = /^\s+-\s+&host_([a-z0-9-]+)\s+(age1[0-9a-z]+)\s*(?:#\s?(.*))?$/;
-
+/**
+ * The text is split at the marker lines (the part this script owns is a
+ * line range the user can see); everything inside a part is read as YAML
+ * with the `yaml` library's Document API, which keeps anchors and comments.
+ */
 export function splitSopsConfig(text: string, file: string): SopsConfigParts {
   const lines = text.split('\n');
   const begin = lines.findIndex((l) => l.trim() === BEGIN_MARKER);
   const end = lines.findIndex((l) => l.trim() === END_MARKER);
+  const doc = parseYaml(text, file);
   if (begin < 0 && end < 0) {
-    if (lines.some((l) => /^creation_rules\s*:/.test(l))) {
+    if (doc.has('creation_rules')) {
       throw new UsageError(
         `${file} has creation_rules but no generated-part markers. Move your rules below a line\n` +
           `${END_MARKER}\nand put\n${BEGIN_MARKER}\nabove it, or remove them; this script writes creation_rules itself.`,
@@ -394,9 +398,14 @@ export function splitSopsConfig(text: string, file: string): SopsConfigParts {
   }
   if (begin < 0 || end < 0 || end < begin) throw new UsageError(`${file}: the BEGIN/END GENERATED markers are missing or out of order`);
   const hosts = new Map<string, HostRecipient>();
-  for (const line of lines.slice(begin + 1, end)) {
-    const m = HOST_ITEM.exec(line);
-    if (m) hosts.set(m[1], { name: m[1], recipient: m[2], note: m[3] ?? '' });
+  const hostItems = doc.get('hosts', true) as unknown;
+  for (const item of (isSeq(hostItems) ? hostItems.items : []) as unknown[]) {
+    // Only entries this script wrote: `- &host_<name> age1...  # note`.
+    if (!isScalar(item)) continue;
+    const name = isScalar(item) && typeof item.anchor === 'string' && /^host_[a-z0-9-]+$/.test(item.anchor) ? item.anchor.slice('host_'.length) : undefined;
+    if (name && typeof item.value === 'string' && isAgeRecipient(item.value)) {
+      hosts.set(name, { name, recipient: item.value, note: (item.comment ?? '').trim() });
+    }
   }
   return {
     head: lines.slice(0, begin).join('\n') + (begin > 0 ? '\n' : ''),
@@ -405,20 +414,28 @@ export function splitSopsConfig(text: string, file: string): SopsConfigParts {
   };
 }
 
+function parseYaml(text: string, file: string): Document.Parsed {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) throw new UsageError(`${file} is not valid YAML: ${doc.errors[0].message}`);
+  return doc;
+}
+
 /** The age keys listed under the top-level `admins:` key of the user's part. */
 export function parseAdmins(head: string, file: string): AdminKey[] {
-  const lines = head.split('\n');
-  const start = lines.findIndex((l) => /^admins\s*:/.test(l));
-  if (start < 0) throw new UsageError(`${file} has no top-level "admins:" list (see secrets/README.md)`);
+  const doc = parseYaml(head, file);
+  if (!doc.has('admins')) throw new UsageError(`${file} has no top-level "admins:" list (see secrets/README.md)`);
+  const list = doc.get('admins', true);
   const admins: AdminKey[] = [];
-  for (const line of lines.slice(start + 1)) {
-    if (/^\S/.test(line) && !line.startsWith('#')) break; // next top-level key
-    if (/^\s*(#.*)?$/.test(line)) continue;
-    const m = ADMIN_ITEM.exec(line);
-    if (!m || !isAgeRecipient(m[3])) {
-      throw new UsageError(`${file}: cannot read this admins entry: "${line.trim()}"\n  each entry is "- &admin_<you> age1..." (an age recipient; see secrets/README.md)`);
+  if (list !== null && list !== undefined && !(isScalar(list) && list.value === null)) {
+    if (!isSeq(list)) throw new UsageError(`${file}: "admins:" must be a list of age recipients (see secrets/README.md)`);
+    for (const item of list.items) {
+      if (!isScalar(item) || typeof item.value !== 'string' || !isAgeRecipient(item.value)) {
+        const at = (item as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
+        const line = head.slice(head.lastIndexOf('\n', at) + 1, head.indexOf('\n', at) < 0 ? undefined : head.indexOf('\n', at)).trim();
+        throw new UsageError(`${file}: cannot read this admins entry: "${line}"\n  each entry is "- &admin_<you> age1..." (an age recipient; see secrets/README.md)`);
+      }
+      admins.push({ ...(item.anchor ? { anchor: item.anchor } : {}), recipient: item.value });
     }
-    admins.push({ anchor: m[1], recipient: m[3] });
   }
   if (admins.length === 0) {
     throw new UsageError(
@@ -436,26 +453,56 @@ export function pathRegexFor(hostName: string): string {
 
 /** The generated part, markers included: host anchors and one creation rule per host. */
 export function renderGenerated(admins: AdminKey[], hosts: HostRecipient[]): string {
-  const adminRefs = admins.map((a) => (a.anchor ? `*${a.anchor}` : a.recipient));
-  const out: string[] = [BEGIN_MARKER];
-  out.push('# Each host decrypts with its SSH host key (/etc/ssh/ssh_host_ed25519_key) converted to age.');
-  out.push(hosts.length ? 'hosts:' : 'hosts: []');
-  for (const h of hosts) out.push(`  - &host_${h.name} ${h.recipient}${h.note ? `  # ${h.note}` : ''}`);
-  out.push('creation_rules:');
+  const adminRef = (a: AdminKey): Alias | Scalar => (a.anchor ? new Alias(a.anchor) : new Scalar(a.recipient));
+  const doc = new Document({});
+  const hostList = new YAMLSeq();
+  hostList.flow = hosts.length === 0; // `hosts: []`
   for (const h of hosts) {
-    out.push(`  - path_regex: '${pathRegexFor(h.name)}'`);
-    out.push('    key_groups:');
-    out.push('      - age:');
-    for (const ref of [...adminRefs, `*host_${h.name}`]) out.push(`          - ${ref}`);
+    const entry = new Scalar(h.recipient);
+    entry.anchor = `host_${h.name}`;
+    if (h.note) entry.comment = ` ${h.note}`;
+    hostList.items.push(entry);
   }
-  out.push(END_MARKER);
-  return out.join('\n') + '\n';
+  doc.set('hosts', hostList);
+  // No rules: `creation_rules:` stays open for the user's rules below the END marker.
+  let rules: YAMLSeq | null = null;
+  for (const h of hosts) {
+    rules ??= new YAMLSeq();
+    const pathRegex = new Scalar(pathRegexFor(h.name));
+    pathRegex.type = Scalar.QUOTE_SINGLE;
+    const age = new YAMLSeq();
+    age.items.push(...admins.map(adminRef), new Alias(`host_${h.name}`));
+    const group = new YAMLMap();
+    group.set('age', age);
+    const keyGroups = new YAMLSeq();
+    keyGroups.items.push(group);
+    const rule = new YAMLMap();
+    rule.set('path_regex', pathRegex);
+    rule.set('key_groups', keyGroups);
+    rules.items.push(rule);
+  }
+  doc.set('creation_rules', rules);
+  // The admin anchors are defined in the user's part above, so the aliases
+  // are checked on the whole file instead (renderSopsConfig).
+  // The only comments are the one-line notes after host keys: written "  # note",
+  // two spaces before the "#" as in the rest of the file.
+  const body = doc.toString({ verifyAliasOrder: false, lineWidth: 0, nullStr: '', commentString: (c) => ` #${c.replace(/\n/g, ' ')}` });
+  return [BEGIN_MARKER, '# Each host decrypts with its SSH host key (/etc/ssh/ssh_host_ed25519_key) converted to age.', body.trimEnd(), END_MARKER].join('\n') + '\n';
 }
 
 /** The whole new file: the user's head, the generated part, the user's tail. */
 export function renderSopsConfig(parts: SopsConfigParts, admins: AdminKey[], hosts: HostRecipient[]): string {
   const head = parts.head === '' || parts.head.endsWith('\n\n') ? parts.head : `${parts.head}\n`;
-  return head + renderGenerated(admins, hosts) + parts.tail;
+  const text = head + renderGenerated(admins, hosts) + parts.tail;
+  // What sops will read: valid YAML whose every alias resolves (toJS throws on one that does not).
+  const doc = parseDocument(text);
+  try {
+    if (doc.errors.length > 0) throw doc.errors[0];
+    doc.toJS();
+  } catch (e) {
+    throw new UsageError(`the new .sops.yaml would not be valid YAML (${(e as Error).message}); check your rules below the END marker`);
+  }
+  return text;
 }
 
 // ---------------------------------------------------------------------------

@@ -71,7 +71,7 @@ suite('secrets:recipients against stand-in hosts', () => {
     const fleetModule = path.join(dir, 'fleet.js');
     fs.writeFileSync(fleetModule, `exports.fleet = ${JSON.stringify({
       name: 'e2e', adminSshKeys: [fleet.clientPublicKey], adminCidrs: [fleet.subnet],
-      hosts: fleet.hosts.map((h) => ({ name: h.name, cloud: 'hetzner', serverType: 'cx22', location: 'nbg1', privateIp: '10.0.1.10' })),
+      hosts: fleet.hosts.map((h) => ({ name: h.name, cloud: 'hetzner', serverType: 'cx23', location: 'nbg1', privateIp: '10.0.1.10' })),
     })};\n`);
     const outputsFile = path.join(dir, 'outputs.json');
     fs.writeFileSync(outputsFile, JSON.stringify({

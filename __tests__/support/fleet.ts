@@ -6,10 +6,10 @@ import { FleetStack, FleetStackProps } from '../../constructs/fleet-stack';
 export const KEY_A = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDTs0hobzL/DOcKlNVwncDZ6nJBtJOJ90zWelEFsMO+b alice@laptop';
 
 export const HETZNER_HOST: HostDeclaration = {
-  name: 'web-1', cloud: 'hetzner', serverType: 'cx22', location: 'nbg1', privateIp: '10.0.1.10', tags: ['web'],
+  name: 'web-1', cloud: 'hetzner', serverType: 'cx23', location: 'nbg1', privateIp: '10.0.1.10', tags: ['web'],
 };
 export const HETZNER_HOST_2: HostDeclaration = {
-  name: 'db-1', cloud: 'hetzner', serverType: 'cx32', location: 'fsn1', privateIp: '10.0.1.20',
+  name: 'db-1', cloud: 'hetzner', serverType: 'cx33', location: 'fsn1', privateIp: '10.0.1.20',
 };
 export const DO_HOST: HostDeclaration = { name: 'worker-1', cloud: 'digitalocean', size: 's-1vcpu-2gb', region: 'fra1', tags: ['worker'] };
 export const EXISTING_HOST: HostDeclaration = { name: 'box-1', cloud: 'existing', address: '198.51.100.7', port: 2222, provider: 'lightsail' };

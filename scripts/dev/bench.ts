@@ -73,7 +73,7 @@ function benchPublicKey(): string {
  * DigitalOcean when < 8, else an existing machine (every other one already NixOS).
  */
 export function benchFleet(size: number): FleetDeclaration {
-  const hetznerTypes = ['cx22', 'cx32', 'cpx21'];
+  const hetznerTypes = ['cx23', 'cx33', 'cpx22'];
   const hetznerLocations = ['fsn1', 'nbg1', 'hel1'];
   const subnetBase = ipv4ToInt(HETZNER_NETWORK.subnetRange.split('/')[0])!;
   const existingBase = ipv4ToInt('198.18.0.0')!; // RFC 2544 benchmarking range

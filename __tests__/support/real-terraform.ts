@@ -1,0 +1,113 @@
+/**
+ * The real Terraform and OpenTofu binaries, for tests that need them to read a
+ * configuration: `terraform` from PATH, `tofu` and the hcloud provider mirror
+ * from scripts/dev/real-tools.sh (built from the Go module proxy, cached).
+ */
+import { execFileSync, spawnSync } from 'child_process';
+import { generateKeyPairSync } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { REPO_ROOT, onPath } from './process';
+import { tempDir } from './nix-tools';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+export interface TerraformBinary {
+  readonly name: 'terraform' | 'tofu';
+  readonly path: string;
+  /** Environment with the provider mirror's CLI config, when one exists. */
+  readonly env: NodeJS.ProcessEnv;
+}
+
+let cachedEnv: Record<string, string> | undefined;
+
+/** PATH and TF_CLI_CONFIG_FILE as real-tools.sh prints them (builds on first use; cached afterwards). */
+export function realToolsEnv(): Record<string, string> {
+  if (cachedEnv) return cachedEnv;
+  const out = execFileSync('bash', [path.join(REPO_ROOT, 'scripts/dev/real-tools.sh'), '--print-env'], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const env: Record<string, string> = {};
+  for (const m of out.matchAll(/^export ([A-Z_]+)="(.*)"$/gm)) env[m[1]] = m[2].replace(/\$PATH/, process.env.PATH ?? '');
+  cachedEnv = env;
+  return env;
+}
+
+/** The binary, or a reason it is missing (for describeWith). */
+export function findTerraform(name: 'terraform' | 'tofu'): TerraformBinary | string {
+  if (name === 'terraform') {
+    if (!onPath('terraform')) return 'terraform is not on PATH';
+    const env = { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', TF_INPUT: '0' };
+    return { name, path: 'terraform', env };
+  }
+  let env: Record<string, string>;
+  try {
+    env = realToolsEnv();
+  } catch {
+    return 'scripts/dev/real-tools.sh could not provide tofu';
+  }
+  const dirs = (env.PATH ?? '').split(path.delimiter);
+  const bin = dirs.map((d) => path.join(d, 'tofu')).find((p) => fs.existsSync(p));
+  if (!bin) return 'tofu is not built (scripts/dev/real-tools.sh)';
+  return { name, path: bin, env: { ...process.env, ...env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', TF_INPUT: '0' } };
+}
+
+function run(bin: TerraformBinary, args: string[], cwd: string, env: NodeJS.ProcessEnv = bin.env): string {
+  const r = spawnSync(bin.path, args, { cwd, env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${bin.name} ${args.join(' ')} failed:\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-4000)}`);
+  return r.stdout;
+}
+
+/**
+ * Applies a configuration of outputs only (no provider, no network) with the
+ * real binary and returns `output -json`: what Terraform made of each string.
+ */
+export function applyOutputs(bin: TerraformBinary, config: object): Record<string, { value: unknown }> {
+  const dir = tempDir(`${bin.name}-outputs-`);
+  try {
+    fs.writeFileSync(path.join(dir, 'main.tf.json'), JSON.stringify(config));
+    const cliConfig = path.join(dir, 'empty.tfrc');
+    fs.writeFileSync(cliConfig, '');
+    const env = { ...bin.env, TF_CLI_CONFIG_FILE: cliConfig };
+    run(bin, ['init', '-backend=false', '-no-color'], dir, env);
+    run(bin, ['apply', '-auto-approve', '-no-color'], dir, env);
+    return JSON.parse(run(bin, ['output', '-json', '-no-color'], dir, env));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `init` (providers from the real-tools mirror) and `validate` of a
+ * synthesized cdk.tf.json: the provider's own schema checks every block.
+ * Returns validate's JSON diagnostics.
+ */
+export function initAndValidate(bin: TerraformBinary, config: object): {
+  valid: boolean; diagnostics: { summary: string; detail?: string }[]; schema: Json;
+} {
+  const dir = tempDir(`${bin.name}-validate-`);
+  try {
+    fs.writeFileSync(path.join(dir, 'cdk.tf.json'), JSON.stringify(config));
+    run(bin, ['init', '-backend=false', '-no-color'], dir);
+    const r = spawnSync(bin.path, ['validate', '-json', '-no-color'], { cwd: dir, env: bin.env, encoding: 'utf8' });
+    // The providers' own schemas, to check what validate cannot (attributes inside unknown values).
+    const schema = JSON.parse(run(bin, ['providers', 'schema', '-json'], dir));
+    return { ...JSON.parse(r.stdout), schema };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A fresh OpenSSH ed25519 public key line with the given comment. */
+export function newEd25519PublicKey(comment: string): string {
+  const { publicKey } = generateKeyPairSync('ed25519');
+  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url');
+  const lenPrefixed = (b: Buffer): Buffer => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(b.length);
+    return Buffer.concat([len, b]);
+  };
+  const blob = Buffer.concat([lenPrefixed(Buffer.from('ssh-ed25519')), lenPrefixed(raw)]);
+  return `ssh-ed25519 ${blob.toString('base64')}${comment ? ` ${comment}` : ''}`;
+}
