@@ -6,13 +6,14 @@
  * subnet, a firewall, and one server per host with a fixed private IP.
  */
 import { Construct } from 'constructs';
-import { TerraformDataSource, TerraformLocal, Token } from 'cdktf';
+import { TerraformLocal, Token } from 'cdktf';
 import { HcloudProvider } from '../.gen/providers/hcloud/provider';
 import { Firewall, FirewallRule as HcloudFirewallRule } from '../.gen/providers/hcloud/firewall';
 import { Network } from '../.gen/providers/hcloud/network';
 import { NetworkSubnet } from '../.gen/providers/hcloud/network-subnet';
 import { Server } from '../.gen/providers/hcloud/server';
 import { SshKey } from '../.gen/providers/hcloud/ssh-key';
+import { DataHcloudSshKeys } from '../.gen/providers/hcloud/data-hcloud-ssh-keys';
 import {
   CloudAdapter, CloudAdapterProps, CloudDiagram, CloudResourceName, ProvisionedHost, baseInboundRules, checkUniqueNames,
   resourceName,
@@ -36,19 +37,6 @@ const NETWORK_FIELDS: FieldSpecs = {
   networkZone: { type: 'string', required: true },
   sshKeys: { type: 'string|object' },
 };
-
-/**
- * The project's SSH keys (`data "hcloud_ssh_keys"`, every key, no filter),
- * for `sshKeys: 'auto'`. Written against cdktf's base class because the
- * committed hcloud bindings hold resources only; replace it with the generated
- * data-source binding once .gen/providers/hcloud has one. Its schema is
- * checked by the real provider (`tofu validate`) in the tests.
- */
-class HcloudProjectSshKeys extends TerraformDataSource {
-  constructor(scope: Construct, id: string) {
-    super(scope, id, { terraformResourceType: 'hcloud_ssh_keys', terraformGeneratorMetadata: { providerName: 'hcloud' } });
-  }
-}
 
 /** The base image nixos-infect converts, unless a host sets `image`. */
 export const HETZNER_DEFAULT_IMAGE = 'debian-12';
@@ -268,7 +256,8 @@ export class HetznerCloud extends Construct implements CloudAdapter {
       labels,
     });
     if (mode === 'upload') return fleet.adminSshKeys.map((k) => upload(k).id);
-    const project = new HcloudProjectSshKeys(this, 'project-ssh-keys');
+    // Every key of the project, no filter: the fingerprints are compared below.
+    const project = new DataHcloudSshKeys(this, 'project-ssh-keys', {});
     const all = `data.hcloud_ssh_keys.${project.friendlyUniqueId}.ssh_keys`;
     const parts = fleet.adminSshKeys.map((k) => {
       const found = `[for k in ${all} : tostring(k.id) if k.fingerprint == "${sshKeyMd5Fingerprint(k)}" && lookup(k.labels, "${FLEET_LABEL}", "") != "${fleet.name}"]`;
