@@ -165,6 +165,8 @@ suite('stand-in hosts (2 hosts)', () => {
 
   test('fake nixos-infect: NO_REBOOT run writes the config; failing variant exits 3', async () => {
     const ok = fleet.installer.publish('/infect-ok', fakeInfectScript({ installSeconds: 1 }));
+    // (like nixos-infect's build, the stand-in evaluates the NIXOS_IMPORT file: it must exist)
+    await fleet.exec(h1, "mkdir -p /etc/nixos && echo '{ }' >/etc/nixos/fleet.nix");
     const r = await fleet.ssh(
       h1,
       `set -o pipefail; curl -fsS ${ok.url} | PROVIDER=hetznercloud NIX_CHANNEL=nixos-25.05 NO_REBOOT=1 NIXOS_IMPORT=./fleet.nix bash 2>&1 | tee /var/log/nixos-infect.log`,
