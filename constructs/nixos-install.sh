@@ -76,8 +76,8 @@ made_import_dir=
 if [ -n "$import_data" ]; then
   [ -d "$import_dir" ] || made_import_dir=1
   mkdir -p "$import_dir" \
-    && printf '%s\n' "$admin_user_module" >"$import_dir/admin-user.nix" \
-    && printf '%s\n' "$import_data" >"$import_dir/install.nix" \
+    && printf '%s' "$admin_user_module" >"$import_dir/admin-user.nix" \
+    && printf '%s' "$import_data" >"$import_dir/install.nix" \
     || fail "cannot write the files for NIXOS_IMPORT into $import_dir"
 fi
 forget_import_files() { [ -z "$made_import_dir" ] || rm -rf "$import_dir"; }

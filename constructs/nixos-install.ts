@@ -374,9 +374,9 @@ export function installImportData(adminUser: AdminUser | undefined, nixosImport:
     nix`import ./admin-user.nix ${toNix({ name: adminUser.name, authorizedKeys: adminUser.authorizedKeys })}`,
     ...(nixosImport ? [nix`/. + ${nixString(nixosImport)}`] : []),
   ];
-  return nix`# Written by nixos-fleet's install step and passed to nixos-infect as NIXOS_IMPORT:
+  return `${nix`# Written by nixos-fleet's install step and passed to nixos-infect as NIXOS_IMPORT:
 # keeps the fleet's login user on the installed system (see admin-user.nix).
 {
   imports = ${nixList(imports)};
-}`.code;
+}`.code}\n`;
 }

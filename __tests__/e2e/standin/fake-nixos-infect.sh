@@ -206,7 +206,12 @@ while IFS=$'\t' read -r name groups; do
   [[ " $groups " == *" wheel "* ]] && members=${members:+$members,}$name
   uid=$((uid + 1))
 done < <(jq -r '.users | to_entries[] | select(.value.isNormalUser) | [.key, (.value.groups | join(" "))] | @tsv' <<<"$declared")
-echo "wheel:x:998:$members" >>"$sys/etc/group"
+wheel_gid=999 # NixOS's wheel is gid 1, which Debian's daemon group has: take a free one
+while cut -d: -f3 "$sys/etc/group" | grep -qx "$wheel_gid"; do wheel_gid=$((wheel_gid - 1)); done
+echo "wheel:x:$wheel_gid:$members" >>"$sys/etc/group"
+host_name=$(hostname -s)
+echo "$host_name" >"$sys/etc/hostname"
+printf '127.0.0.1 localhost\n::1 localhost\n127.0.0.2 %s\n' "$host_name" >"$sys/etc/hosts"
 chmod 0640 "$sys/etc/shadow" && chgrp shadow "$sys/etc/shadow" 2>/dev/null || true
 nopasswd=
 [[ $(jq -r .wheelNeedsPassword <<<"$declared") == false ]] && nopasswd='NOPASSWD:'

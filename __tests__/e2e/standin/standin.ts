@@ -41,8 +41,7 @@
  *     addUser(host, name, {sudo?})      a Debian login user with the client key (sudo: 'nopasswd' adds a
  *                                       password-less sudo rule in /etc/sudoers.d)
  *     bootMode(host)                    "debian" | "nixos": what the current boot runs
- *     throttle(host, {rateKbit, delayMs?}) / unthrottle(host)   tc tbf (+ netem delay) on both ends of
- *                                       the host's link
+ *     throttle(host, {rateKbit}) / unthrottle(host)   tc tbf on both ends of the host's link
  *     rebootCount(host), state(host) ("booting"|"up"|"rebooting"|"stopped"|"failed: ...")
  *     requestReboot(host)               like a cloud API "reboot server"
  *     isSshUp(host), waitForSsh(host, timeoutMs?), waitForSshDown(host, timeoutMs?)
@@ -195,7 +194,7 @@ export interface StandinFleet {
   sshArgs(host: StandinHost, user?: string): string[];
   addUser(host: StandinHost, name: string, opts?: { sudo?: 'nopasswd' | 'none' }): Promise<void>;
   bootMode(host: StandinHost): 'debian' | 'nixos' | 'down';
-  throttle(host: StandinHost, opts: { rateKbit: number; delayMs?: number }): Promise<void>;
+  throttle(host: StandinHost, opts: { rateKbit: number }): Promise<void>;
   unthrottle(host: StandinHost): Promise<void>;
   rebootCount(host: StandinHost): number;
   state(host: StandinHost): string;
@@ -826,7 +825,8 @@ class Fleet implements StandinFleet {
       `useradd -m -s /bin/bash ${name}`,
       `usermod -p '*' ${name}`,
       `install -d -m 0700 -o ${name} -g ${name} /home/${name}/.ssh`,
-      `install -m 0600 -o ${name} -g ${name} /dev/stdin /home/${name}/.ssh/authorized_keys`,
+      `cat >/home/${name}/.ssh/authorized_keys`,
+      `chown ${name}:${name} /home/${name}/.ssh/authorized_keys && chmod 0600 /home/${name}/.ssh/authorized_keys`,
       ...(opts.sudo === 'nopasswd' ? [`echo '${name} ALL=(ALL:ALL) NOPASSWD: ALL' >/etc/sudoers.d/${name}`, `chmod 0440 /etc/sudoers.d/${name}`] : []),
     ].join('\n');
     const r = await this.exec(host, script, { input: `${this.clientPublicKey}\n` });
@@ -838,16 +838,13 @@ class Fleet implements StandinFleet {
     return this.readCtl(host, 'boot-mode') === 'nixos' ? 'nixos' : 'debian';
   }
 
-  async throttle(host: StandinHost, opts: { rateKbit: number; delayMs?: number }): Promise<void> {
-    // tbf limits the rate; netem (parent of tbf) adds latency. Both ends: eth0 in the host and the
-    // root side veth, so uploads and downloads are slow alike.
+  async throttle(host: StandinHost, opts: { rateKbit: number }): Promise<void> {
+    // tbf on both ends (eth0 in the host, the root side veth): uploads and downloads are slow alike.
+    // (No netem delay: containers often lack the sch_netem module.)
     const rate = Math.max(8, Math.floor(opts.rateKbit));
-    const qdisc = (dev: string) => opts.delayMs
-      ? [`qdisc replace dev ${dev} root handle 1: netem delay ${Math.floor(opts.delayMs)}ms`,
-        `qdisc replace dev ${dev} parent 1:1 handle 10: tbf rate ${rate}kbit burst 16kbit latency 1s`]
-      : [`qdisc replace dev ${dev} root tbf rate ${rate}kbit burst 16kbit latency 1s`];
-    for (const line of qdisc('eth0')) await must('ip', ['netns', 'exec', host.netns, 'tc', ...line.split(' ')]);
-    for (const line of qdisc(`${this.id}v${host.index}`)) await must('tc', line.split(' '));
+    const tbf = (dev: string) => ['qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${rate}kbit`, 'burst', '16kbit', 'latency', '1s'];
+    await must('ip', ['netns', 'exec', host.netns, 'tc', ...tbf('eth0')]);
+    await must('tc', tbf(`${this.id}v${host.index}`));
   }
 
   async unthrottle(host: StandinHost): Promise<void> {

@@ -186,12 +186,16 @@ activate() {
   # replace the host's (accounts, sudo, sshd), declared normal users get their home.
   local sys=/boot/standin-nixos/system name uid gid home
   rm -rf /etc/ssh/authorized_keys.d
-  cp -a "$sys/etc/." /etc/ || fail "activation: copy $sys/etc"
+  # --remove-destination: a file of the real /etc may be a symlink out of the overlay (Debian's
+  # /etc/os-release -> ../usr/lib/os-release): replace the link, never write through it
+  cp -a --remove-destination "$sys/etc/." /etc/ || fail "activation: copy $sys/etc"
   while IFS=: read -r name _ uid gid _ home _; do
     if ((uid >= 1000 && uid < 65534)) && [[ $home == /home/* && ! -d $home ]]; then
       mkdir -p -m 0700 "$home" && chown "$uid:$gid" "$home"
     fi
   done </etc/passwd
+  # (systemd-tmpfiles' part: sshd writes lastlog and wtmp when they exist, and complains if not)
+  touch /var/log/lastlog /var/log/wtmp /var/log/btmp && chmod 0600 /var/log/btmp
 }
 
 boot() {
