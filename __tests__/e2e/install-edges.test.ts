@@ -16,7 +16,7 @@
  *  - a hostKey given as the raw `ssh-keyscan -t ed25519 HOST` line.
  *
  * Locally without root/terraform/sshd this suite is skipped with the reason; with CI=true a
- * missing prerequisite fails it.
+ * missing prerequisite fails it. NIXOS_FLEET_E2E_TIMINGS=1 prints how long the applies took.
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -104,6 +104,7 @@ suite('install edge cases on stand-in hosts with real Terraform', () => {
     });
 
     test('apply succeeds; every host is NixOS on a new boot, and says so', async () => {
+      if (process.env.NIXOS_FLEET_E2E_TIMINGS) console.log(`converts apply: ${run.seconds} s\n${run.output.split('\n').filter((l) => /Creation complete|Still creating/.test(l)).join('\n')}`); // eslint-disable-line no-console
       expect(run.output).toContain('Apply complete!');
       expect(run.code).toBe(0);
       for (const n of ['slow', 'nopid', 'keyscan', 'deploy'] as const) {
@@ -191,6 +192,18 @@ suite('install edge cases on stand-in hosts with real Terraform', () => {
       expect(fs.existsSync(etc(host('oldboot'), 'NIXOS'))).toBe(true); // which is why /etc/NIXOS proves nothing
     });
 
+    test('an install that runs again over the leftover /etc/NIXOS refuses, naming what the host runs', async () => {
+      // lost state: Terraform installs again; nixos-infect must not run twice over a failed conversion
+      fs.rmSync(path.join(path.dirname(path.dirname(dirs.reverts)), 'reverts.tfstate'), { force: true });
+      const again = await initAndApply(synthStack('reverts-again', (app) => new FleetStack(app, 'fleet', {
+        fleet: declare([existing(host('oldboot'), { installer: fleet.installer.publish('/oldboot/nixos-infect', fakeInfectScript({ bootEntry: false })) })]),
+      })), env);
+      expect(again.code).not.toBe(0);
+      expect(again.output).toContain(`nixos-fleet[oldboot]: /etc/NIXOS exists (an earlier nixos-infect run) but the host runs ${debianName}`);
+      expect(fleet.rebootCount(host('oldboot'))).toBe(1);
+      expect(fs.readFileSync(etc(host('oldboot'), 'nixos/standin-env'), 'utf8').match(/^STANDIN_RUN=/gm)).toHaveLength(1);
+    });
+
     test('control: the same slow link with the reboot\'s wait capped at 1 s loses the exit status', () => {
       expect(run.output).toMatch(/terraform_data\.nixos_install_slowcap[\s\S]*without exit status/);
       expect(fleet.rebootCount(host('slowcap'))).toBe(1);
@@ -210,6 +223,7 @@ suite('install edge cases on stand-in hosts with real Terraform', () => {
     });
 
     test('the apply fails within the configured limits', () => {
+      if (process.env.NIXOS_FLEET_E2E_TIMINGS) console.log(`bounded apply: ${run.seconds} s`); // eslint-disable-line no-console
       expect(run.code).not.toBe(0);
       // limits 6 s and 10 s, in parallel; plus init-free apply overhead, never forever
       expect(run.seconds).toBeLessThan(40);
