@@ -20,11 +20,13 @@
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { FleetDeclaration, HostDeclaration } from '../../constructs/fleet-declaration';
 import { FleetStack } from '../../constructs/fleet-stack';
 import { StandinFleet, StandinHost, fakeInfectScript, prerequisites, startStandinFleet } from './standin/standin';
 import { TerraformRun, initAndApply, startSshAgent, synthStack, terraformEnv } from './support/terraform';
+import { runProjectScript } from '../support/process';
 
 const pre = prerequisites();
 const inCi = process.env.CI === 'true';
@@ -165,6 +167,19 @@ suite('install edge cases on stand-in hosts with real Terraform', () => {
         .toBe(fs.readFileSync(path.join(__dirname, '..', '..', 'nix', 'modules', 'admin-user.nix'), 'utf8'));
       // root keeps its keys too (nixos-infect's own part)
       expect((await fleet.ssh(h, 'id -u')).stdout).toBe('0\n');
+    });
+
+    test('npm run hive fetches the converted host\'s facts as the non-root user', async () => {
+      const h = host('deploy');
+      const project = fs.mkdtempSync(path.join(os.tmpdir(), 'handoff-edges-'));
+      fs.symlinkSync(path.dirname(path.dirname(dirs.converts)), path.join(project, 'cdktf.out'));
+      const r = await runProjectScript('scripts/hive.ts', ['--identity', fleet.clientKeyPath, '--known-hosts', fleet.knownHostsPath,
+        '--ssh-config', '/dev/null', '--host', h.name], { cwd: project });
+      expect(r.stdout + r.stderr).toMatch(new RegExp(`${h.name}.*fetched`));
+      expect(r.code).toBe(0);
+      expect(fs.readFileSync(path.join(project, 'hosts', h.name, 'hardware-configuration.nix'), 'utf8'))
+        .toBe(fs.readFileSync(etc(h, 'nixos/hardware-configuration.nix'), 'utf8'));
+      expect(fs.readFileSync(h.sshdLogPath, 'utf8')).toMatch(/Accepted publickey for deploy/);
     });
   });
 
