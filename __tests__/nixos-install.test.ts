@@ -1,7 +1,7 @@
 /** The synthesized install resources: commands, environment, triggers, connection, ordering. */
 import { App, TerraformStack, Testing } from 'cdktf';
 import { NIXOS_INFECT_SHA256, NIXOS_INFECT_URL } from '../constructs/fleet-declaration';
-import { NixosInstall, NixosInstallProps } from '../constructs/nixos-install';
+import { INSTALL_IMPORT_DIR, NixosInstall, NixosInstallProps, installImportData } from '../constructs/nixos-install';
 import { terraformCloudSettings } from '../constructs/terraform-cloud';
 import { Json, refOf, synthFleet, validFleet, withHost } from './support/fleet';
 
@@ -9,6 +9,13 @@ const json = synthFleet(validFleet({ nixChannel: 'nixos-25.11' }));
 const install = (name: string): Json => json.resource.terraform_data[`nixos_install_${name}`];
 const ready = (name: string): Json => json.resource.terraform_data[`nixos_ready_${name}`];
 const script = (r: Json): string => r.provisioner[0]['remote-exec'].inline.join('\n');
+/** The script as the host runs it: Terraform turns its `$${` and `%%{` escapes back into `${` and `%{`. */
+const asRun = (r: Json): string => {
+  const s = script(r).replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{');
+  // a non-root user's script runs as `sudo -n /bin/sh -c '<script>'`: undo that one quoting
+  const sudo = "#!/bin/sh\nexec sudo -n /bin/sh -c '";
+  return s.startsWith(sudo) ? s.slice(sudo.length, s.lastIndexOf("'")).split("'\\''").join("'") : s;
+};
 
 describe('install step', () => {
   test('one install and one ready step per host, named after the host', () => {
@@ -50,9 +57,13 @@ describe('install step', () => {
   });
 
   test("passes the cloud's PROVIDER, the channel and NO_REBOOT", () => {
-    expect(script(install('web-1'))).toContain("env PROVIDER='hetznercloud' NIX_CHANNEL='nixos-25.11' NO_REBOOT='true' bash");
-    expect(script(install('worker-1'))).toContain("env PROVIDER='digitalocean' NIX_CHANNEL='nixos-25.11' NO_REBOOT='true' bash");
-    expect(script(install('box-1'))).toContain("env PROVIDER='lightsail' NIX_CHANNEL='nixos-25.11' NO_REBOOT='true' bash");
+    for (const [host, provider] of [['web-1', 'hetznercloud'], ['worker-1', 'digitalocean'], ['box-1', 'lightsail']]) {
+      const s = asRun(install(host));
+      expect(s).toMatch(new RegExp(`^provider='${provider}'$`, 'm'));
+      expect(s).toMatch(/^nix_channel='nixos-25\.11'$/m);
+      expect(s).toContain('env PROVIDER="$provider" NIX_CHANNEL="$nix_channel" NO_REBOOT=true');
+      expect(s).toMatch(/^nixos_import=''$/m); // root hosts need no import
+    }
   });
 
   test('checks the pinned sha256 before running anything', () => {
@@ -62,6 +73,7 @@ describe('install step', () => {
     expect(NIXOS_INFECT_URL).toContain('/5ef3f953d32ab92405b280615718e0b80da2ebe6/');
     const check = s.indexOf('if [ "$got" != "$want" ]');
     const run = s.indexOf('bash "$dir/installer"');
+    expect(s).toMatch(/^#!\/bin\/sh\n/);
     expect(check).toBeGreaterThan(0);
     expect(run).toBeGreaterThan(check);
     expect(s.slice(check, run)).toContain('fail "installer sha256 mismatch');
@@ -74,41 +86,70 @@ describe('install step', () => {
   });
 
   test('keeps the log, shows its tail on failure, reboots detached and exits 0', () => {
-    const s = script(install('web-1'));
+    const s = asRun(install('web-1'));
     expect(s).toContain("log='/var/log/nixos-infect.log'");
-    expect(s).toContain('| tee "$log"');
+    expect(s).toContain('tail -n +1 -s 0.2 -f --pid="$runner" "$log"'); // streams the log file, no pipe
     expect(s).toContain('tail -n 40 "$log"');
-    expect(s).toContain('systemd-run --quiet --on-active=3 systemctl reboot');
-    expect(s).toContain(`setsid sh -c 'trap "" HUP; echo $$ >"$1"; sleep 3; reboot' sh "$mark"`);
-    expect(s.indexOf('while [ ! -s "$mark" ]')).toBeLessThan(s.indexOf('kill "$(cat /run/sshd.pid)"'));
+    expect(s).toContain('systemd-run --quiet --collect');
+    expect(s).toContain('setsid /bin/sh "$rebooter"');
+    expect(s.indexOf('while [ ! -s "$mark" ]')).toBeLessThan(s.indexOf('kill $listeners'));
     expect(s.trimEnd().endsWith('exit 0')).toBe(true);
   });
 
-  test('no Terraform template syntax leaks into the scripts', () => {
-    for (const r of Object.values(json.resource.terraform_data) as Json[]) {
-      expect(script(r)).not.toMatch(/\$\{|%\{/);
-    }
+  test('every wait is bounded, with the documented defaults', () => {
+    const s = asRun(install('web-1'));
+    expect(s).toMatch(/^dl_connect='30'$/m);
+    expect(s).toMatch(/^dl_total='300'$/m);
+    expect(s).toMatch(/^installer_timeout='3600'$/m);
+    expect(s).toMatch(/^session_wait='300'$/m);
+    expect(s).toMatch(/^reboot_delay='1'$/m);
+    expect(s).toContain('timeout -k 5 "$dl_total" curl -fsSL --connect-timeout "$dl_connect" --max-time "$dl_total"');
+    expect(s).toContain('timeout -k 10 "$installer_timeout" env');
   });
 
-  test('the ready step waits for the reboot and checks /etc/NIXOS', () => {
+  test('install limits come from the declaration, a host overriding the fleet', () => {
+    const j = synthFleet(withHost('web-1', { install: { installerTimeoutSeconds: 120, rebootDelaySeconds: 0 } },
+      validFleet({ install: { downloadTimeoutSeconds: 60, installerTimeoutSeconds: 900 } })));
+    const web = asRun(j.resource.terraform_data['nixos_install_web-1']);
+    expect(web).toMatch(/^installer_timeout='120'$/m);
+    expect(web).toMatch(/^reboot_delay='0'$/m);
+    expect(web).toMatch(/^dl_total='60'$/m);
+    const db = asRun(j.resource.terraform_data['nixos_install_db-1']);
+    expect(db).toMatch(/^installer_timeout='900'$/m);
+    expect(db).toMatch(/^reboot_delay='1'$/m);
+  });
+
+  test('Terraform template syntax in the scripts is escaped, so Terraform evaluates none of it', () => {
+    for (const r of Object.values(json.resource.terraform_data) as Json[]) {
+      // every `${` / `%{` is Terraform's escape `$${` / `%%{`
+      expect(script(r).replace(/\$\$\{|%%\{/g, '')).not.toMatch(/\$\{|%\{/);
+    }
+    expect(script(install('web-1'))).toContain('$${');
+  });
+
+  test('the ready step waits for the reboot and requires a new boot running NixOS', () => {
     const r = ready('web-1');
     expect(r.depends_on).toEqual(['terraform_data.nixos_install_web-1']);
     expect(r.triggers_replace).toEqual({ install: '${terraform_data.nixos_install_web-1.id}' });
     expect(r.connection.timeout).toBe('15m');
-    expect(script(r)).toContain('if [ ! -e /etc/NIXOS ]');
-    expect(script(r)).toContain('nixos-version');
+    const s = asRun(r);
+    expect(s).toContain('/proc/sys/kernel/random/boot_id');
+    expect(s).toContain('if [ "$before" = "$now" ]');
+    expect(s).toContain('[ -e /run/booted-system ] || [ -e /run/current-system ]');
+    expect(s).toContain('nixos-version');
+    expect(asRun(install('web-1'))).toContain('cat /proc/sys/kernel/random/boot_id >"$boot_record"');
   });
 
   test('per-host channel and installer override the fleet', () => {
     const j = synthFleet(withHost('web-1', {
       nixChannel: 'nixos-unstable', installer: { url: 'https://mirror.example.org/nixos-infect', sha256: 'c'.repeat(64) },
     }, validFleet({ installer: { url: 'https://fleet.example.org/infect', sha256: 'd'.repeat(64) } })));
-    const web = script(j.resource.terraform_data['nixos_install_web-1']);
-    expect(web).toContain("NIX_CHANNEL='nixos-unstable'");
+    const web = asRun(j.resource.terraform_data['nixos_install_web-1']);
+    expect(web).toContain("nix_channel='nixos-unstable'");
     expect(web).toContain("url='https://mirror.example.org/nixos-infect'");
     expect(web).toContain(`want='${'c'.repeat(64)}'`);
-    const db = script(j.resource.terraform_data['nixos_install_db-1']);
-    expect(db).toContain("NIX_CHANNEL='nixos-26.05'");
+    const db = asRun(j.resource.terraform_data['nixos_install_db-1']);
+    expect(db).toContain("nix_channel='nixos-26.05'");
     expect(db).toContain("url='https://fleet.example.org/infect'");
   });
 
@@ -120,11 +161,20 @@ describe('install step', () => {
     expect(install('web-1').connection.host_key).toBeUndefined();
   });
 
-  test('a non-root user runs the script through sudo', () => {
-    const j = synthFleet(withHost('box-1', { user: 'deploy' }));
+  test('a non-root user runs the scripts through sudo and is kept on the installed system', () => {
+    const fleet = validFleet();
+    const j = synthFleet(withHost('box-1', { user: 'deploy' }, fleet));
     const r = j.resource.terraform_data['nixos_install_box-1'];
     expect(r.connection.user).toBe('deploy');
-    expect(script(r)).toMatch(/^sudo -n \/bin\/sh -c 'set -u\n/);
+    expect(script(r)).toMatch(/^#!\/bin\/sh\nexec sudo -n \/bin\/sh -c '#!\/bin\/sh\n/);
+    expect(script(j.resource.terraform_data['nixos_ready_box-1'])).toMatch(/^#!\/bin\/sh\nexec sudo -n \/bin\/sh -c /);
+    const s = asRun(r);
+    expect(s).toContain(`nixos_import='${INSTALL_IMPORT_DIR}/install.nix'`);
+    expect(s).toContain('import ./admin-user.nix');
+    expect(s).toContain('name = "deploy";');
+    for (const key of fleet.adminSshKeys) expect(s).toContain(key);
+    // root hosts get none of it
+    expect(asRun(install('web-1'))).not.toContain('import ./admin-user.nix');
   });
 });
 
@@ -160,7 +210,11 @@ describe('NixosInstall props validation', () => {
     ['bad provider', { provider: 'Hetzner' }, /host "h1": provider must be/],
     ['bad import', { nixosImport: 'relative.nix' }, /host "h1": nixosImport must be an absolute path/],
     ['bad timeout', { rebootTimeout: '10 minutes' }, /host "h1": rebootTimeout must look like/],
-    ['bad delay', { rebootDelaySeconds: 0 }, /host "h1": rebootDelaySeconds must be 1-300/],
+    ['bad delay', { rebootDelaySeconds: -1 }, /host "h1": install.rebootDelaySeconds must be an integer 0-300/],
+    ['bad installer timeout', { installerTimeoutSeconds: 1.5 }, /host "h1": install.installerTimeoutSeconds must be an integer/],
+    ['connect beyond total', { downloadConnectTimeoutSeconds: 90, downloadTimeoutSeconds: 60 }, /must not exceed install.downloadTimeoutSeconds/],
+    ['root as admin user', { adminUser: { name: 'root', authorizedKeys: ['ssh-ed25519 AAAA'] } }, /adminUser.name must be a user name other than root/],
+    ['admin user without keys', { adminUser: { name: 'deploy', authorizedKeys: [] } }, /adminUser.authorizedKeys must list at least one/],
     ['bad host', { hostName: 'H 1' }, /hostName is not an RFC 1123 label/],
   ])('%s', (_n, p, msg) => expect(make(p)).toThrow(msg));
 
@@ -168,9 +222,19 @@ describe('NixosInstall props validation', () => {
     const stack = new TerraformStack(Testing.app(), 's');
     new NixosInstall(stack, 'i', { ...base, nixosImport: '/etc/nixos/fleet.nix', rebootDelaySeconds: 7 });
     const j = JSON.parse(Testing.synth(stack));
-    const s = script(j.resource.terraform_data.nixos_install_h1);
-    expect(s).toContain("NIXOS_IMPORT='/etc/nixos/fleet.nix'");
-    expect(s).toContain('--on-active=7');
+    const s = asRun(j.resource.terraform_data.nixos_install_h1);
+    expect(s).toContain("nixos_import='/etc/nixos/fleet.nix'");
+    expect(s).toContain("reboot_delay='7'");
     expect(j.resource.terraform_data.nixos_install_h1.connection.agent).toBe('true');
+  });
+});
+
+describe('the NIXOS_IMPORT data file', () => {
+  test('imports admin-user.nix with the name and keys, rendered by the Nix helper, and evaluates', () => {
+    const text = installImportData({ name: 'deploy', authorizedKeys: ['ssh-ed25519 AAAA "quoted" ${x} a@b'] }, '/etc/nixos/extra.nix')!;
+    expect(text).toContain('(import ./admin-user.nix {');
+    expect(text).toContain('"ssh-ed25519 AAAA \\"quoted\\" \\${x} a@b"');
+    expect(text).toContain('(/. + "/etc/nixos/extra.nix")');
+    expect(installImportData(undefined, '/etc/nixos/extra.nix')).toBeUndefined();
   });
 });

@@ -42,7 +42,8 @@ export class ExistingMachines extends Construct implements CloudAdapter {
       }
       if (h.firewallRules?.length) problems.add(where, 'firewallRules', 'cannot be applied to an existing machine: its firewall is yours to manage');
       if (h.hostKey !== undefined) {
-        const why = sshPublicKeyProblem(h.hostKey);
+        const parsed = parseHostKey(h.hostKey, h.address);
+        const why = parsed.problem ?? sshPublicKeyProblem(parsed.key);
         if (why) problems.add(where, 'hostKey', why);
       }
     }
@@ -87,7 +88,29 @@ export class ExistingMachines extends Construct implements CloudAdapter {
       installTrigger: `${h.address}:${h.port ?? 22}`,
       installAfter: [],
       alreadyNixos: h.alreadyNixos ?? false,
-      ...(h.hostKey ? { hostKey: h.hostKey.trim() } : {}),
+      ...(h.hostKey ? { hostKey: parseHostKey(h.hostKey, h.address).key } : {}),
     } satisfies ProvisionedHost));
   }
+}
+
+/**
+ * A declared hostKey as Terraform's connection `host_key` wants it (`<type> <base64>`).
+ * Accepts the public key line itself (`type base64 [comment]`, the .pub file) or the
+ * line `ssh-keyscan -t ed25519 ADDRESS` prints (`ADDRESS type base64`, or
+ * `[ADDRESS]:PORT type base64`), whose address must be the host's `address`: a key
+ * scanned from another machine is a copy-paste mistake. The key itself is checked by
+ * sshPublicKeyProblem; this only takes the line apart.
+ */
+export function parseHostKey(line: unknown, address: unknown): { key: string; problem?: string } {
+  if (typeof line !== 'string') return { key: '', problem: 'must be a string' };
+  const words = line.trim().split(/\s+/);
+  // A key line starts with its type; a keyscan line with the address the key came from.
+  const keyType = /^(ssh-|ecdsa-|sk-)/;
+  if (words.length < 3 || keyType.test(words[0]) || !keyType.test(words[1])) return { key: line.trim() };
+  const scanned = /^\[(.+)\]:\d+$/.exec(words[0])?.[1] ?? words[0];
+  const key = words.slice(1, 3).join(' ');
+  if (typeof address === 'string' && scanned.toLowerCase() !== address.toLowerCase()) {
+    return { key, problem: `was scanned from ${show(scanned)}, not from this host's address ${show(address)}` };
+  }
+  return { key };
 }

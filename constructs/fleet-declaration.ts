@@ -31,6 +31,41 @@ export const NIXOS_INFECT_SHA256 = '0fb4fe42249b7d5bbb205a45f9466ed542a3095c1cbe
 /** Current stable NixOS release series (Nov 2026). */
 export const DEFAULT_NIX_CHANNEL = 'nixos-26.05';
 
+/**
+ * Limits and timing of the NixOS install step (nixos-infect over SSH). Every wait
+ * of the step is bounded; on expiry it fails with the log tail and leaves the host
+ * as it was (no reboot scheduled). Set on the fleet, or per host to override.
+ */
+export interface InstallSettings {
+  /**
+   * Seconds the installer download may take to connect.
+   * @default 30
+   */
+  readonly downloadConnectTimeoutSeconds?: number;
+  /**
+   * Seconds the whole installer download may take, retries included.
+   * @default 300
+   */
+  readonly downloadTimeoutSeconds?: number;
+  /**
+   * Seconds nixos-infect may run (it downloads and builds NixOS: 5-15 minutes on a
+   * typical server). At the limit it is stopped and the step fails.
+   * @default 3600
+   */
+  readonly installerTimeoutSeconds?: number;
+  /**
+   * The reboot waits until the install's SSH session has ended (Terraform has the
+   * exit status), at most this many seconds.
+   * @default 300
+   */
+  readonly sessionWaitSeconds?: number;
+  /**
+   * Seconds between the end of the install's SSH session and the reboot.
+   * @default 1
+   */
+  readonly rebootDelaySeconds?: number;
+}
+
 /** An inbound firewall rule, applied by each cloud's firewall. */
 export interface FirewallRule {
   /** `tcp`, `udp` or `icmp`. */
@@ -80,6 +115,11 @@ export interface HostBase {
    * @default []
    */
   readonly firewallRules?: FirewallRule[];
+  /**
+   * Install step limits for this host (each field overrides the fleet's).
+   * @default the fleet's `install`
+   */
+  readonly install?: InstallSettings;
   /**
    * Build the system on the host instead of the machine running Colmena.
    * @default false
@@ -142,6 +182,8 @@ export interface ExistingHost extends HostBase {
   readonly address: string;
   /**
    * SSH user. Installing needs root; a non-root user must have password-less sudo.
+   * The installed NixOS keeps that user (admin keys, password-less sudo; see
+   * nix/modules/admin-user.nix), since the conversion drops every user it does not declare.
    * @default 'root'
    */
   readonly user?: string;
@@ -167,8 +209,9 @@ export interface ExistingHost extends HostBase {
    */
   readonly alreadyNixos?: boolean;
   /**
-   * The machine's SSH host public key (`ssh-keyscan -t ed25519 ADDRESS`, or
-   * /etc/ssh/ssh_host_ed25519_key.pub on the machine). When set, the install
+   * The machine's SSH host public key: the line `ssh-keyscan -t ed25519 ADDRESS`
+   * prints (it starts with the address, which must be this host's `address`), or
+   * the content of /etc/ssh/ssh_host_ed25519_key.pub on the machine. When set, the install
    * refuses to talk to any other key (Terraform's connection `host_key`);
    * nixos-infect keeps host keys, so it still matches after the reboot.
    * @default - not checked (Terraform does not read known_hosts)
@@ -256,6 +299,11 @@ export interface FleetDeclaration {
    * @default nixos-infect at NIXOS_INFECT_COMMIT
    */
   readonly installer?: InstallerSource;
+  /**
+   * Install step limits for every host (see InstallSettings for each default).
+   * @default {}
+   */
+  readonly install?: InstallSettings;
   /**
    * Hetzner private network. Required when any host is on Hetzner.
    * @default - none

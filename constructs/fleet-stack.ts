@@ -85,7 +85,11 @@ export class FleetStack extends TerraformStack {
       const decl = fleet.hosts.find((h) => h.name === host.name)!;
       if (!host.alreadyNixos) {
         const installer = decl.installer ?? fleet.installer;
+        const limits = { ...fleet.install, ...decl.install };
         installs.set(host.name, new NixosInstall(this, `install-${host.name}`, {
+          ...limits,
+          // The conversion keeps only the users its configuration declares.
+          ...(host.sshUser !== 'root' ? { adminUser: { name: host.sshUser, authorizedKeys: fleet.adminSshKeys } } : {}),
           hostName: host.name,
           address: host.sshAddress,
           user: host.sshUser,

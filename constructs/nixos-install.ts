@@ -4,22 +4,29 @@
  *
  * Two built-in `terraform_data` resources (no provider download; the binding
  * is the generated `Data` class, see .gen/providers/terraform), each with a
- * `remote-exec` provisioner:
- *   1. `nixos_install_<host>`: skip if /etc/NIXOS exists; download the pinned
- *      installer; check its sha256 before running anything; run it with
- *      NO_REBOOT so the SSH session survives; keep the log on the host; stop
- *      accepting new SSH connections and schedule a detached reboot; exit 0.
- *   2. `nixos_ready_<host>`: connects once the host is back (Terraform retries
- *      the connection until the timeout), checks /etc/NIXOS, prints nixos-version.
+ * `remote-exec` provisioner running a script of this directory:
+ *   1. `nixos_install_<host>` (nixos-install.sh): skip if the host runs NixOS;
+ *      download the pinned installer (connect and total time limits); check its
+ *      sha256 before running anything; run it with NO_REBOOT under timeout(1),
+ *      the log kept on the host; record the boot id; schedule a detached reboot
+ *      that waits until this SSH session has ended; stop sshd; exit 0.
+ *   2. `nixos_ready_<host>` (nixos-ready.sh): connects once the host is back
+ *      (Terraform retries the connection until the timeout) and requires a new
+ *      boot and a running NixOS system, else fails naming what the host runs.
  * Why sshd is stopped before the reboot: otherwise step 2 could log in to the
- * old system in the seconds before it reboots and "pass" without a reboot.
- * On Debian `systemctl stop ssh` leaves running sessions alone (KillMode=process).
+ * old system in the seconds before it reboots (the boot id check catches that too).
+ * A non-root login user would not exist after the conversion (NixOS's first
+ * boot keeps only what the configuration declares): `adminUser` adds it to the
+ * installed configuration through nixos-infect's NIXOS_IMPORT.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import { Construct } from 'constructs';
 import { ITerraformDependable, TerraformVariable } from 'cdktf';
 import { Data } from '../.gen/providers/terraform/data';
 import { DEFAULT_NIX_CHANNEL, NIXOS_INFECT_SHA256, NIXOS_INFECT_URL } from './fleet-declaration';
-import { assertNoTerraformTemplate, shellQuote } from './shell';
+import { NixExpr, nix, nixList, nixString, terraformTemplateSafe, toNix } from './nix';
+import { renderShellScript, shellQuote } from './shell';
 import { CHANNEL_PATTERN, isDnsLabel, SHA256_PATTERN } from './validation';
 
 export interface NixosInstallProps {
@@ -101,10 +108,37 @@ export interface NixosInstallProps {
    */
   readonly rebootTimeout?: string;
   /**
-   * Seconds between the end of the install and the reboot.
-   * @default 3
+   * Seconds the installer download may take to connect.
+   * @default 30
+   */
+  readonly downloadConnectTimeoutSeconds?: number;
+  /**
+   * Seconds the whole installer download may take, retries included.
+   * @default 300
+   */
+  readonly downloadTimeoutSeconds?: number;
+  /**
+   * Seconds the installer may run; then it is stopped and the step fails (no reboot).
+   * @default 3600
+   */
+  readonly installerTimeoutSeconds?: number;
+  /**
+   * Longest wait, in seconds, for the install's SSH session to end before the reboot.
+   * @default 300
+   */
+  readonly sessionWaitSeconds?: number;
+  /**
+   * Seconds between the end of the install's SSH session and the reboot.
+   * @default 1
    */
   readonly rebootDelaySeconds?: number;
+  /**
+   * A login user other than root to keep on the installed NixOS: a normal user in
+   * `wheel` with these SSH keys, password-less sudo and Nix trust
+   * (nix/modules/admin-user.nix, passed through NIXOS_IMPORT).
+   * @default - none (root's keys are kept by nixos-infect itself)
+   */
+  readonly adminUser?: AdminUser;
   /**
    * Where the installer's full log is kept on the host.
    * @default '/var/log/nixos-infect.log'
@@ -112,7 +146,28 @@ export interface NixosInstallProps {
   readonly logPath?: string;
 }
 
+/** A login user the installed system must keep. */
+export interface AdminUser {
+  /** User name. */
+  readonly name: string;
+  /** OpenSSH public key lines that may log in as the user. At least one. */
+  readonly authorizedKeys: string[];
+}
+
 const TIMEOUT_PATTERN = /^\d+[smh]$/;
+const USER_PATTERN = /^[a-z_][a-z0-9_-]*$/;
+
+/** Where the install writes the NIXOS_IMPORT files; /etc/nixos survives NixOS's first boot. */
+export const INSTALL_IMPORT_DIR = '/etc/nixos/nixos-fleet';
+
+// The scripts and the module are part of the program: read once, when this module loads.
+// Both from constructs/ (ts-node, jest) and from the esbuild bundle in .build/, the
+// project root is one level up.
+const PROJECT_ROOT = path.resolve(__dirname, '..');
+const INSTALL_SH = fs.readFileSync(path.join(PROJECT_ROOT, 'constructs', 'nixos-install.sh'), 'utf8');
+const READY_SH = fs.readFileSync(path.join(PROJECT_ROOT, 'constructs', 'nixos-ready.sh'), 'utf8');
+/** nix/modules/admin-user.nix, the module that declares `adminUser` (the hive imports it too). */
+export const ADMIN_USER_MODULE = fs.readFileSync(path.join(PROJECT_ROOT, 'nix', 'modules', 'admin-user.nix'), 'utf8');
 
 export class NixosInstall extends Construct {
   /** Step 1: install (or skip when already NixOS). */
@@ -130,7 +185,13 @@ export class NixosInstall extends Construct {
     const port = props.port ?? 22;
     const connectTimeout = props.connectTimeout ?? '10m';
     const rebootTimeout = props.rebootTimeout ?? '15m';
-    const rebootDelay = props.rebootDelaySeconds ?? 3;
+    const limits = {
+      downloadConnectTimeoutSeconds: props.downloadConnectTimeoutSeconds ?? 30,
+      downloadTimeoutSeconds: props.downloadTimeoutSeconds ?? 300,
+      installerTimeoutSeconds: props.installerTimeoutSeconds ?? 3600,
+      sessionWaitSeconds: props.sessionWaitSeconds ?? 300,
+      rebootDelaySeconds: props.rebootDelaySeconds ?? 1,
+    };
     const logPath = props.logPath ?? '/var/log/nixos-infect.log';
 
     // Validation first: nothing is created for an invalid host.
@@ -140,7 +201,7 @@ export class NixosInstall extends Construct {
     if (!SHA256_PATTERN.test(sha256)) errors.push(`installer.sha256 must be 64 lower-case hex characters, got ${JSON.stringify(sha256)}`);
     if (!CHANNEL_PATTERN.test(channel)) errors.push(`nixChannel must be "nixos-YY.MM" or "nixos-unstable", got ${JSON.stringify(channel)}`);
     if (!/^[a-z0-9]*$/.test(props.provider ?? '')) errors.push(`provider must be [a-z0-9]*, got ${JSON.stringify(props.provider)}`);
-    if (!/^[a-z_][a-z0-9_-]*$/.test(user)) errors.push(`user is not a valid user name: ${JSON.stringify(user)}`);
+    if (!USER_PATTERN.test(user)) errors.push(`user is not a valid user name: ${JSON.stringify(user)}`);
     if (!Number.isInteger(port) || port < 1 || port > 65535) errors.push(`port must be 1-65535, got ${port}`);
     if (props.nixosImport !== undefined && !/^\/[A-Za-z0-9._/-]+\.nix$/.test(props.nixosImport)) {
       errors.push(`nixosImport must be an absolute path to a .nix file, got ${JSON.stringify(props.nixosImport)}`);
@@ -148,15 +209,44 @@ export class NixosInstall extends Construct {
     for (const [field, t] of [['connectTimeout', connectTimeout], ['rebootTimeout', rebootTimeout]]) {
       if (!TIMEOUT_PATTERN.test(t)) errors.push(`${field} must look like "90s", "10m" or "1h", got ${JSON.stringify(t)}`);
     }
-    if (!Number.isInteger(rebootDelay) || rebootDelay < 1 || rebootDelay > 300) errors.push(`rebootDelaySeconds must be 1-300`);
+    const ranges: Record<keyof typeof limits, [number, number]> = {
+      downloadConnectTimeoutSeconds: [1, 600],
+      downloadTimeoutSeconds: [1, 3600],
+      installerTimeoutSeconds: [10, 6 * 3600],
+      sessionWaitSeconds: [1, 3600],
+      rebootDelaySeconds: [0, 300],
+    };
+    for (const [field, [min, max]] of Object.entries(ranges) as [keyof typeof limits, [number, number]][]) {
+      const v = limits[field];
+      if (!Number.isInteger(v) || v < min || v > max) errors.push(`install.${field} must be an integer ${min}-${max}, got ${JSON.stringify(v)}`);
+    }
+    if (limits.downloadConnectTimeoutSeconds > limits.downloadTimeoutSeconds) {
+      errors.push('install.downloadConnectTimeoutSeconds must not exceed install.downloadTimeoutSeconds');
+    }
+    if (props.adminUser !== undefined) {
+      const a = props.adminUser;
+      if (typeof a.name !== 'string' || !USER_PATTERN.test(a.name) || a.name === 'root') {
+        errors.push(`adminUser.name must be a user name other than root, got ${JSON.stringify(a.name)}`);
+      }
+      if (!Array.isArray(a.authorizedKeys) || a.authorizedKeys.length === 0
+        || a.authorizedKeys.some((k) => typeof k !== 'string' || k.trim() === '' || /[\0\n\r]/.test(k))) {
+        errors.push('adminUser.authorizedKeys must list at least one SSH public key line');
+      }
+    }
     if (!/^\/[A-Za-z0-9._/-]+$/.test(logPath)) errors.push(`logPath must be an absolute path, got ${JSON.stringify(logPath)}`);
     if (errors.length > 0) throw new Error(errors.map((e) => `${where}: ${e}`).join('\n'));
 
-    const environment: Record<string, string> = {
-      PROVIDER: props.provider ?? '',
-      NIX_CHANNEL: channel,
-      NO_REBOOT: 'true',
-      ...(props.nixosImport ? { NIXOS_IMPORT: props.nixosImport } : {}),
+    const importData = installImportData(props.adminUser, props.nixosImport);
+    const settings: InstallScriptSettings = {
+      host: props.hostName,
+      url,
+      sha256,
+      logPath,
+      provider: props.provider ?? '',
+      nixChannel: channel,
+      nixosImport: importData ? `${INSTALL_IMPORT_DIR}/install.nix` : props.nixosImport ?? '',
+      importData: importData ?? '',
+      ...limits,
     };
 
     const connection = {
@@ -177,12 +267,12 @@ export class NixosInstall extends Construct {
     const sudo = user === 'root' ? undefined : 'sudo -n';
     this.install = new Data(this, 'install', {
       triggersReplace: { server: props.trigger },
-      input: { host: props.hostName, step: 'install NixOS', installer: url, sha256, channel, provider: environment.PROVIDER },
+      input: { host: props.hostName, step: 'install NixOS', installer: url, sha256, channel, provider: settings.provider },
       dependsOn: props.dependsOn,
       connection: { ...connection, timeout: connectTimeout },
       provisioners: [{
         type: 'remote-exec',
-        inline: wrapForUser(installScript(props.hostName, url, sha256, environment, logPath, rebootDelay), sudo),
+        inline: wrapForUser(installScript(settings), sudo),
       }],
     });
     this.install.overrideLogicalId(`nixos_install_${props.hostName}`);
@@ -221,91 +311,72 @@ function sshKeyOrAgent(key: TerraformVariable): { agent: string; privateKey: str
 }
 
 function wrapForUser(script: string, sudo: string | undefined): string[] {
-  // remote-exec uploads the inline lines as one script and runs it with /bin/sh.
-  return sudo === undefined ? [script] : [`${sudo} /bin/sh -c ${shellQuote(script)}`];
+  // remote-exec uploads the inline lines as one script and runs it (the #!/bin/sh line).
+  // Terraform reads `${` and `%{` in it as template syntax: escaped once, here, by the
+  // project's Terraform escaping helper (the scripts hold no Terraform tokens).
+  const inline = sudo === undefined ? script : `#!/bin/sh\nexec ${sudo} /bin/sh -c ${shellQuote(script)}\n`;
+  return [terraformTemplateSafe(inline)];
+}
+
+/** Everything the install script is rendered with. */
+export interface InstallScriptSettings {
+  readonly host: string;
+  readonly url: string;
+  readonly sha256: string;
+  readonly logPath: string;
+  readonly provider: string;
+  readonly nixChannel: string;
+  /** NIXOS_IMPORT ('' for none). */
+  readonly nixosImport: string;
+  /** Text of INSTALL_IMPORT_DIR/install.nix ('' when the install writes no import files). */
+  readonly importData: string;
+  readonly downloadConnectTimeoutSeconds: number;
+  readonly downloadTimeoutSeconds: number;
+  readonly installerTimeoutSeconds: number;
+  readonly sessionWaitSeconds: number;
+  readonly rebootDelaySeconds: number;
+}
+
+/** The install step's script: nixos-install.sh with its data. */
+export function installScript(s: InstallScriptSettings): string {
+  return renderShellScript(INSTALL_SH, {
+    host: s.host,
+    url: s.url,
+    want: s.sha256,
+    log: s.logPath,
+    provider: s.provider,
+    nix_channel: s.nixChannel,
+    nixos_import: s.nixosImport,
+    import_dir: INSTALL_IMPORT_DIR,
+    import_data: s.importData,
+    admin_user_module: s.importData ? ADMIN_USER_MODULE : '',
+    dl_connect: s.downloadConnectTimeoutSeconds,
+    dl_total: s.downloadTimeoutSeconds,
+    installer_timeout: s.installerTimeoutSeconds,
+    session_wait: s.sessionWaitSeconds,
+    reboot_delay: s.rebootDelaySeconds,
+  }, `host ${JSON.stringify(s.host)}: install script`);
+}
+
+/** The ready step's script: nixos-ready.sh with its data. */
+export function readyScript(host: string, logPath: string): string {
+  return renderShellScript(READY_SH, { host, log: logPath }, `host ${JSON.stringify(host)}: ready script`);
 }
 
 /**
- * The install step's script. POSIX sh (Debian's dash): no pipefail, so the
- * installer's exit status travels through a file while its output is both
- * streamed to Terraform and kept in the log.
+ * The data file the install writes to INSTALL_IMPORT_DIR/install.nix and passes as
+ * NIXOS_IMPORT: it imports admin-user.nix (written next to it) with the user's
+ * name and keys, and `nixosImport` when given. Undefined when there is no admin user.
  */
-export function installScript(
-  host: string, url: string, sha256: string, env: Record<string, string>, logPath: string, rebootDelay: number,
-): string {
-  const q = shellQuote;
-  const envWords = Object.entries(env).map(([k, v]) => `${k}=${q(v)}`).join(' ');
-  const script = `set -u
-host=${q(host)}
-url=${q(url)}
-want=${q(sha256)}
-log=${q(logPath)}
-say() { echo "nixos-fleet[$host]: $*"; }
-fail() { echo "nixos-fleet[$host]: $*" >&2; exit 1; }
-if [ -e /etc/NIXOS ]; then
-  say "already runs NixOS ($(nixos-version 2>/dev/null || echo 'version unknown')); not installing again"
-  exit 0
-fi
-[ "$(id -u)" = 0 ] || fail "must run as root to install NixOS"
-dir=$(mktemp -d) || fail "mktemp failed"
-say "downloading installer $url"
-if command -v curl >/dev/null 2>&1; then
-  curl -fsSL --retry 5 --retry-delay 3 -o "$dir/installer" "$url" || fail "could not download $url"
-else
-  wget -q -t 5 -O "$dir/installer" "$url" || fail "could not download $url"
-fi
-got=$(sha256sum "$dir/installer" | cut -d ' ' -f 1)
-if [ "$got" != "$want" ]; then
-  rm -rf "$dir"
-  fail "installer sha256 mismatch for $url
-  expected: $want
-  actual:   $got
-nothing was run"
-fi
-say "installer sha256 ok; running it with ${envWordsForDisplay(env)}; full log: $log"
-mkdir -p "$(dirname "$log")"
-{ env ${envWords} bash "$dir/installer" </dev/null 2>&1; echo $? >"$dir/status"; } | tee "$log"
-status=$(cat "$dir/status" 2>/dev/null || echo 1)
-rm -rf "$dir"
-if [ "$status" != 0 ]; then
-  echo "nixos-fleet[$host]: installer failed (exit $status); last 40 lines of $log:" >&2
-  tail -n 40 "$log" >&2
-  exit 1
-fi
-[ -e /etc/NIXOS ] || fail "installer exited 0 but /etc/NIXOS is missing; see $log"
-say "installed; rebooting into NixOS in ${rebootDelay}s"
-if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
-  systemd-run --quiet --on-active=${rebootDelay} systemctl reboot || fail "could not schedule the reboot"
-  systemctl stop ssh.service sshd.service ssh.socket 2>/dev/null || true
-else
-  # No systemd: a job in its own session (no terminal, so no SIGHUP when this
-  # SSH session closes), confirmed running before we let the session go.
-  mark=/run/nixos-fleet-reboot.$$
-  rm -f "$mark"
-  setsid sh -c 'trap "" HUP; echo $$ >"$1"; sleep ${rebootDelay}; reboot' sh "$mark" </dev/null >/dev/null 2>&1 &
-  i=0
-  while [ ! -s "$mark" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-  [ -s "$mark" ] || fail "could not schedule the reboot"
-  if [ -f /run/sshd.pid ]; then kill "$(cat /run/sshd.pid)" 2>/dev/null || true; fi
-fi
-exit 0
-`;
-  return assertNoTerraformTemplate(script, `host ${JSON.stringify(host)}: install`);
-}
-
-function envWordsForDisplay(env: Record<string, string>): string {
-  // Shown inside a double-quoted echo: values are validated to [a-z0-9.-/_] so no quoting is needed.
-  return Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
-}
-
-/** The ready step's script: runs only once SSH answers again after the reboot. */
-export function readyScript(host: string, logPath: string): string {
-  const script = `host=${shellQuote(host)}
-if [ ! -e /etc/NIXOS ]; then
-  echo "nixos-fleet[$host]: back after reboot but /etc/NIXOS is missing: the install did not take; see ${logPath}" >&2
-  exit 1
-fi
-echo "nixos-fleet[$host]: NixOS is up: $(nixos-version 2>/dev/null || echo 'nixos-version not found')"
-`;
-  return assertNoTerraformTemplate(script, `host ${JSON.stringify(host)}: ready`);
+export function installImportData(adminUser: AdminUser | undefined, nixosImport: string | undefined): string | undefined {
+  if (adminUser === undefined) return undefined;
+  const imports: NixExpr[] = [
+    nix`import ./admin-user.nix ${toNix({ name: adminUser.name, authorizedKeys: adminUser.authorizedKeys })}`,
+    ...(nixosImport ? [nix`/. + ${nixString(nixosImport)}`] : []),
+  ];
+  return `${nix`# Written by nixos-fleet's install step and passed to nixos-infect as NIXOS_IMPORT:
+# keeps the fleet's login user on the installed system (see admin-user.nix).
+{
+  imports = ${nixList(imports)};
+}`.code}\n`;
 }

@@ -1,6 +1,10 @@
 /**
- * POSIX shell quoting for the scripts the install step runs on hosts.
- * The only way user-influenced values enter those scripts.
+ * POSIX shell rendering for the scripts the install step runs on hosts: the
+ * only way user-influenced values enter those scripts.
+ *
+ * The scripts themselves are .sh files (constructs/nixos-install.sh, ...);
+ * `renderShellScript` fills in their data as quoted assignments, so values are
+ * data to the shell, never code.
  */
 
 /** Quotes a value as one POSIX shell word. */
@@ -8,14 +12,27 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/** The line of a script template that `renderShellScript` replaces with the data. */
+export const SHELL_DATA_MARKER = '# @DATA@';
+
+const SHELL_NAME = /^[a-z_][a-z0-9_]*$/;
+
 /**
- * Terraform reads `${` and `%{` in any string as template syntax, so a script
- * meant literally must escape them. Our scripts avoid both on purpose; this
- * makes a regression fail loudly at synth instead of at apply.
+ * A script with its data: the template's `# @DATA@` line becomes one
+ * `name='value'` assignment per entry, in order. Names must be lower-case
+ * shell identifiers; values may hold anything but NUL.
  */
-export function assertNoTerraformTemplate(script: string, what: string): string {
-  if (script.includes('${') || script.includes('%{')) {
-    throw new Error(`${what}: generated script contains Terraform template syntax ("\${" or "%{")`);
+export function renderShellScript(template: string, data: Record<string, string | number>, what: string): string {
+  const lines = template.split('\n');
+  const at = lines.indexOf(SHELL_DATA_MARKER);
+  if (at < 0 || lines.indexOf(SHELL_DATA_MARKER, at + 1) >= 0) {
+    throw new Error(`${what}: the script template must contain the line "${SHELL_DATA_MARKER}" exactly once`);
   }
-  return script;
+  const assignments = Object.entries(data).map(([name, value]) => {
+    if (!SHELL_NAME.test(name)) throw new Error(`${what}: ${JSON.stringify(name)} is not a shell variable name`);
+    const text = String(value);
+    if (text.includes('\0')) throw new Error(`${what}: ${name} contains a NUL character`);
+    return `${name}=${shellQuote(text)}`;
+  });
+  return [...lines.slice(0, at), ...assignments, ...lines.slice(at + 1)].join('\n');
 }

@@ -165,6 +165,8 @@ suite('stand-in hosts (2 hosts)', () => {
 
   test('fake nixos-infect: NO_REBOOT run writes the config; failing variant exits 3', async () => {
     const ok = fleet.installer.publish('/infect-ok', fakeInfectScript({ installSeconds: 1 }));
+    // (like nixos-infect's build, the stand-in evaluates the NIXOS_IMPORT file: it must exist)
+    await fleet.exec(h1, "mkdir -p /etc/nixos && echo '{ }' >/etc/nixos/fleet.nix");
     const r = await fleet.ssh(
       h1,
       `set -o pipefail; curl -fsS ${ok.url} | PROVIDER=hetznercloud NIX_CHANNEL=nixos-25.05 NO_REBOOT=1 NIXOS_IMPORT=./fleet.nix bash 2>&1 | tee /var/log/nixos-infect.log`,
@@ -264,6 +266,80 @@ suite('stand-in hosts (2 hosts)', () => {
     expect(fs.existsSync(`/sys/class/net/${fleet.bridge}`)).toBe(false);
     expect(sh('ps -eo args=').split('\n').filter((l) => l.includes('sshd') && l.includes(fleet.stateDir))).toEqual([]);
     await fleet.stop();
+  });
+});
+
+suite('stand-in NixOS boots (fake install, then reboot)', () => {
+  let fleet: StandinFleet;
+  beforeAll(async () => {
+    fleet = await startStandinFleet({ count: 2, names: ['nixos', 'stays-debian'], rebootDelaySeconds: 0.5 });
+  });
+  afterAll(async () => {
+    await fleet?.stop();
+  });
+  const bootId = async (h: StandinHost) => (await fleet.exec(h, 'cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+  const reboot = async (h: StandinHost) => {
+    const n = fleet.rebootCount(h);
+    fleet.requestReboot(h);
+    while (fleet.rebootCount(h) === n) await new Promise((r) => setTimeout(r, 50));
+    await fleet.waitForSsh(h, 10000);
+  };
+
+  test('the first NixOS boot moves the old system to /old-root and keeps only what is declared', async () => {
+    const [h] = fleet.hosts;
+    await fleet.addUser(h, 'olduser', { sudo: 'nopasswd' });
+    const real = fs.readFileSync('/etc/os-release', 'utf8');
+    const infect = fleet.installer.publish('/infect', fakeInfectScript());
+    expect((await fleet.exec(h, `curl -fsS ${infect.url} | NO_REBOOT=1 bash >/var/log/nixos-infect.log 2>&1`)).code).toBe(0);
+    expect(fleet.bootMode(h)).toBe('debian');
+    const before = await bootId(h);
+    expect(before).toMatch(/^[0-9a-f-]{36}$/);
+    await reboot(h);
+    expect(fleet.bootMode(h)).toBe('nixos');
+    expect(await bootId(h)).not.toBe(before);
+    const r = await fleet.ssh(h, 'readlink /run/current-system /run/booted-system && /run/current-system/sw/bin/nixos-version && . /etc/os-release && echo "$NAME"');
+    expect(r.stdout).toBe('/boot/standin-nixos/system\n/boot/standin-nixos/system\n23.05.19700101.5ef3f95 (Stand-in)\nNixOS\n');
+    // root logs in with the key from the configuration (authorized_keys.d), /root itself is new
+    expect((await fleet.exec(h, 'ls -A /root; cat /etc/ssh/authorized_keys.d/root')).stdout).toBe(`${fleet.clientPublicKey}\n`);
+    // the old system, under /old-root
+    for (const p of ['root/.ssh/authorized_keys', 'home/olduser/.ssh/authorized_keys', 'etc/sudoers.d/olduser', 'etc/passwd', 'var/log/nixos-infect.log']) {
+      expect(fs.existsSync(path.join(h.oldRootDir, p))).toBe(true);
+    }
+    // ... and nothing undeclared in the new one
+    expect((await fleet.exec(h, 'getent passwd olduser || test -e /etc/sudoers.d/olduser || test -e /home/olduser')).code).not.toBe(0);
+    expect((await fleet.ssh(h, 'true', { user: 'olduser', timeoutMs: 10000 })).code).toBe(255);
+    // kept by NIXOS_LUSTRATE: the configuration and the host key (known_hosts still matches)
+    expect(fs.existsSync(path.join(h.etcUpper, 'nixos', 'configuration.nix'))).toBe(true);
+    expect(fs.existsSync(path.join(h.etcUpper, 'NIXOS_LUSTRATE'))).toBe(false);
+    // a second reboot: NixOS again, no second move
+    const second = await bootId(h);
+    await reboot(h);
+    expect(fleet.bootMode(h)).toBe('nixos');
+    expect(await bootId(h)).not.toBe(second);
+    expect(fs.readFileSync('/etc/os-release', 'utf8')).toBe(real); // the real machine's /etc is untouched
+  });
+
+  test('without the boot loader entry the host boots its old Debian again, /etc/NIXOS and all', async () => {
+    const h = fleet.hosts[1];
+    const infect = fleet.installer.publish('/infect-noboot', fakeInfectScript({ bootEntry: false }));
+    expect((await fleet.exec(h, `curl -fsS ${infect.url} | NO_REBOOT=1 bash >/dev/null 2>&1`)).code).toBe(0);
+    await reboot(h);
+    expect(fleet.bootMode(h)).toBe('debian');
+    expect((await fleet.ssh(h, 'test -e /etc/NIXOS && ! test -e /run/current-system && echo old')).stdout).toBe('old\n');
+  });
+
+  test('throttle slows the link down, unthrottle restores it', async () => {
+    const h = fleet.hosts[1];
+    const blob = fleet.installer.publish('/blob', Buffer.alloc(256 * 1024, 7));
+    const fetch = async () => {
+      const t0 = Date.now();
+      expect((await fleet.exec(h, `curl -fsS -o /dev/null ${blob.url}`)).code).toBe(0);
+      return Date.now() - t0;
+    };
+    await fleet.throttle(h, { rateKbit: 1000 }); // 256 KiB at 1 Mbit/s: about 2 s
+    expect(await fetch()).toBeGreaterThan(1500);
+    await fleet.unthrottle(h);
+    expect(await fetch()).toBeLessThan(1500);
   });
 });
 

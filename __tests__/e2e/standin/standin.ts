@@ -20,21 +20,28 @@
  *     hosts: StandinHost[]   { index, name, address (10.77.N.(10+i)), port 22, netns (nf<pid>-<i>),
  *                              etcUpper (overlay upper dir = what the host wrote to /etc), logDir (the
  *                              host's /var/log), sshdLogPath, hostPublicKey ("ssh-ed25519 AAAA...",
- *                              for Terraform's connection.host_key), stateDir }
+ *                              for Terraform's connection.host_key), stateDir, homeDir (/home),
+ *                              bootDir (/boot), oldRootDir (/old-root after NixOS's first boot) }
  *     clientKeyPath / clientPublicKey   ed25519 key (0600) in every host's /root/.ssh/authorized_keys
  *     knownHostsPath                    "<address> <host key>" for every host
  *     installer: InstallerServer        HTTPS on https://10.77.N.1:<port>/, certificate from a
  *                                       throwaway CA that every host trusts (appended to the host's
  *                                       /etc/ssl/certs/ca-certificates.crt, plus the <hash>.0 link),
  *                                       so curl/wget on the hosts verify it for real.
- *                                       publish(path, content) -> { url, sha256 }; requests() (paths
+ *                                       publish(path, content, {stall?}) -> { url, sha256 } (stall: send
+ *                                       the headers and half the body, then nothing); requests() (paths
  *                                       requested, in order); requestLog(); close()
  *     exec(host, cmd, {timeoutMs?, input?})  run `bash -c cmd` as root inside the host (nsenter into
  *                                       its current boot), for assertions -> { code, stdout, stderr };
  *                                       like ssh(), it resolves when the output pipes close, so
  *                                       background jobs must redirect their output
- *     ssh(host, cmd, {timeoutMs?, input?})   the same through the system ssh client (real SSH, known_hosts,
- *                                       StrictHostKeyChecking=yes); sshArgs(host) gives its arguments
+ *     ssh(host, cmd, {timeoutMs?, input?, user?})   the same through the system ssh client (real SSH,
+ *                                       known_hosts, StrictHostKeyChecking=yes), as root or `user`;
+ *                                       sshArgs(host, user?) gives its arguments
+ *     addUser(host, name, {sudo?})      a Debian login user with the client key (sudo: 'nopasswd' adds a
+ *                                       password-less sudo rule in /etc/sudoers.d)
+ *     bootMode(host)                    "debian" | "nixos": what the current boot runs
+ *     throttle(host, {rateKbit}) / unthrottle(host)   tc tbf on both ends of the host's link
  *     rebootCount(host), state(host) ("booting"|"up"|"rebooting"|"stopped"|"failed: ...")
  *     requestReboot(host)               like a cloud API "reboot server"
  *     isSshUp(host), waitForSsh(host, timeoutMs?), waitForSshDown(host, timeoutMs?)
@@ -82,6 +89,12 @@
  *
  * Failing installer: fakeInfectScript({ failExitCode: 3 }) prints the first progress lines, then
  *   exits 3; fakeInfectScript({ failAt: 'after-config', failExitCode: 3 }) fails at a later point.
+ *   More knobs: outputKb (several MB of log), bootEntry: false (the next boot is the old Debian
+ *   again), hang: 'installer' | 'with-background-holder' (never finishes; the latter leaves a
+ *   process in its own session holding the installer's output).
+ * NixOS boots: the boot after a fake install runs "NixOS" (supervisor.sh: /old-root move of the old
+ *   system on the first one, accounts and sshd keys only as the configuration declares,
+ *   /run/current-system, nixos-version, a new boot_id at every boot).
  */
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as crypto from 'crypto';
@@ -120,6 +133,12 @@ export interface StandinHost {
   hostPublicKey: string;
   /** Per-host state dir (control files, supervisor.log). */
   stateDir: string;
+  /** The host's /home. */
+  homeDir: string;
+  /** The host's /boot (fake-nixos-infect.sh puts the "built" system there). */
+  bootDir: string;
+  /** Where NixOS's first boot moved the old system (/old-root on a real host; not mounted inside). */
+  oldRootDir: string;
 }
 
 export interface ExecResult {
@@ -131,6 +150,8 @@ export interface ExecResult {
 export interface ExecOptions {
   timeoutMs?: number;
   input?: string;
+  /** ssh() only: log in as this user (default root). */
+  user?: string;
 }
 
 export interface InstallerRequest {
@@ -147,8 +168,8 @@ export interface InstallerServer {
   baseUrl: string;
   caCertPath: string;
   caCertPem: string;
-  /** Serve content at path (GET/HEAD); returns its URL and hex sha256. */
-  publish(path: string, content: string | Buffer): { url: string; sha256: string };
+  /** Serve content at path (GET/HEAD); returns its URL and hex sha256. stall: never finish sending it. */
+  publish(path: string, content: string | Buffer, opts?: { stall?: boolean }): { url: string; sha256: string };
   url(path: string): string;
   /** Paths (with query) requested so far, in order. */
   requests(): string[];
@@ -170,7 +191,11 @@ export interface StandinFleet {
   installer: InstallerServer;
   exec(host: StandinHost, cmd: string, opts?: ExecOptions): Promise<ExecResult>;
   ssh(host: StandinHost, cmd: string, opts?: ExecOptions): Promise<ExecResult>;
-  sshArgs(host: StandinHost): string[];
+  sshArgs(host: StandinHost, user?: string): string[];
+  addUser(host: StandinHost, name: string, opts?: { sudo?: 'nopasswd' | 'none' }): Promise<void>;
+  bootMode(host: StandinHost): 'debian' | 'nixos' | 'down';
+  throttle(host: StandinHost, opts: { rateKbit: number }): Promise<void>;
+  unthrottle(host: StandinHost): Promise<void>;
   rebootCount(host: StandinHost): number;
   state(host: StandinHost): string;
   requestReboot(host: StandinHost): void;
@@ -193,7 +218,11 @@ const POWER_COMMANDS = [
 const REQUIRED_COMMANDS = [
   'terraform', 'sshd', 'ssh', 'ssh-keygen', 'ip', 'unshare', 'nsenter', 'openssl', 'mount', 'umount', 'pgrep',
   'setsid', 'mknod', 'mkfifo', 'tail', 'bash', 'findmnt', 'hostname', 'curl',
+  // install step and fake installer: time limits, sudo for non-root users, reading NIXOS_IMPORT, slow links
+  'timeout', 'sudo', 'nix-instantiate', 'jq', 'tc', 'ssh-keyscan',
 ];
+/** Mount points a host gets its own copy of (they must exist on the real machine). */
+const HOST_MOUNT_POINTS = ['/root', '/home', '/boot', '/var/log', '/tmp'];
 
 // ---------------------------------------------------------------------------------------------
 // small process helpers
@@ -327,6 +356,7 @@ export function prerequisites(): { ok: boolean; missing: string[] } {
   if (process.platform !== 'linux') missing.push('Linux');
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) missing.push('root (uid 0)');
   for (const c of REQUIRED_COMMANDS) if (!findCommand(c)) missing.push(c);
+  for (const d of HOST_MOUNT_POINTS) if (!fs.statSync(d, { throwIfNoEntry: false })?.isDirectory()) missing.push(`directory ${d}`);
   try {
     if (!/\boverlay\b/.test(fs.readFileSync('/proc/filesystems', 'utf8'))) {
       const rel = fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
@@ -435,10 +465,27 @@ export type FailPoint = 'after-checks' | 'after-config' | 'before-reboot';
  * Text of fake-nixos-infect.sh with its knobs set: installSeconds (progress + sleep), failExitCode
  * (fail with this code right after the checks, or at failAt).
  */
-export function fakeInfectScript(opts: { installSeconds?: number; failExitCode?: number; failAt?: FailPoint } = {}): string {
+export interface FakeInfectOptions {
+  installSeconds?: number;
+  failExitCode?: number;
+  failAt?: FailPoint;
+  /** Print about this many KiB of build output. Default 0. */
+  outputKb?: number;
+  /** false: build the system but keep booting the old one (the next boot is Debian). Default true. */
+  bootEntry?: boolean;
+  /** Never finish: 'installer' hangs; 'with-background-holder' also leaves a process (own session) holding its output. */
+  hang?: 'installer' | 'with-background-holder';
+}
+
+export function fakeInfectScript(opts: FakeInfectOptions = {}): string {
   let text = fs.readFileSync(path.join(SCRIPT_DIR, 'fake-nixos-infect.sh'), 'utf8');
   const secs = Math.max(0, Math.floor(opts.installSeconds ?? 0));
   text = text.replace(/^INSTALL_SECONDS=.*$/m, `INSTALL_SECONDS=${secs}`);
+  text = text.replace(/^OUTPUT_KB=.*$/m, `OUTPUT_KB=${Math.max(0, Math.floor(opts.outputKb ?? 0))}`);
+  text = text.replace(/^BOOT_ENTRY=.*$/m, `BOOT_ENTRY=${opts.bootEntry === false ? 0 : 1}`);
+  text = text.replace(/^HANG=.*$/m, `HANG=${opts.hang === 'with-background-holder' ? 2 : opts.hang === 'installer' ? 1 : 0}`);
+  const usersNix = fs.readFileSync(path.join(SCRIPT_DIR, 'nixos-module-users.nix'), 'utf8');
+  text = text.replace(/^USERS_NIX=''$/m, () => `USERS_NIX='${usersNix.replace(/'/g, `'\\''`)}'`);
   const code = Math.floor(opts.failExitCode ?? 0);
   if (code !== 0) {
     if (opts.failAt && opts.failAt !== 'after-checks') {
@@ -459,6 +506,7 @@ export function fakeInfectScript(opts: { installSeconds?: number; failExitCode?:
 class Installer implements InstallerServer {
   port = 0;
   private readonly files = new Map<string, Buffer>();
+  private readonly stalled = new Set<string>();
   private readonly log: InstallerRequest[] = [];
   private readonly server: https.Server;
   private closed?: Promise<void>;
@@ -486,6 +534,10 @@ class Installer implements InstallerServer {
         return;
       }
       res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length });
+      if (this.stalled.has(pathname) && method === 'GET') {
+        res.write(body.subarray(0, Math.floor(body.length / 2))); // ... and the rest never comes
+        return;
+      }
       res.end(method === 'HEAD' ? undefined : body);
     });
   }
@@ -507,10 +559,12 @@ class Installer implements InstallerServer {
     return `${this.baseUrl}${p.startsWith('/') ? p : `/${p}`}`;
   }
 
-  publish(p: string, content: string | Buffer): { url: string; sha256: string } {
+  publish(p: string, content: string | Buffer, opts: { stall?: boolean } = {}): { url: string; sha256: string } {
     const key = p.startsWith('/') ? p : `/${p}`;
     const buf = Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8');
     this.files.set(key, buf);
+    if (opts.stall) this.stalled.add(key);
+    else this.stalled.delete(key);
     return { url: this.url(key), sha256: crypto.createHash('sha256').update(buf).digest('hex') };
   }
 
@@ -738,7 +792,7 @@ class Fleet implements StandinFleet {
     });
   }
 
-  sshArgs(host: StandinHost): string[] {
+  sshArgs(host: StandinHost, user = 'root'): string[] {
     return [
       '-F', '/dev/null',
       '-i', this.clientKeyPath,
@@ -755,12 +809,47 @@ class Fleet implements StandinFleet {
       // the default post-quantum kex (sntrup761) costs the client ~0.3 s of CPU on a busy machine
       '-o', 'KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org',
       '-p', String(host.port),
-      `root@${host.address}`,
+      `${user}@${host.address}`,
     ];
   }
 
   ssh(host: StandinHost, cmd: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    return run('ssh', [...this.sshArgs(host), cmd], opts);
+    return run('ssh', [...this.sshArgs(host, opts.user), cmd], opts);
+  }
+
+  async addUser(host: StandinHost, name: string, opts: { sudo?: 'nopasswd' | 'none' } = {}): Promise<void> {
+    if (!/^[a-z_][a-z0-9_-]*$/.test(name)) throw new Error(`standin: bad user name ${name}`);
+    // "*": no password but not locked (sshd without PAM refuses a locked "!" account)
+    const script = [
+      'set -e',
+      `useradd -m -s /bin/bash ${name}`,
+      `usermod -p '*' ${name}`,
+      `install -d -m 0700 -o ${name} -g ${name} /home/${name}/.ssh`,
+      `cat >/home/${name}/.ssh/authorized_keys`,
+      `chown ${name}:${name} /home/${name}/.ssh/authorized_keys && chmod 0600 /home/${name}/.ssh/authorized_keys`,
+      ...(opts.sudo === 'nopasswd' ? [`echo '${name} ALL=(ALL:ALL) NOPASSWD: ALL' >/etc/sudoers.d/${name}`, `chmod 0440 /etc/sudoers.d/${name}`] : []),
+    ].join('\n');
+    const r = await this.exec(host, script, { input: `${this.clientPublicKey}\n` });
+    if (r.code !== 0) throw new Error(`standin: adding user ${name} on ${host.name} failed: ${r.stderr}`);
+  }
+
+  bootMode(host: StandinHost): 'debian' | 'nixos' | 'down' {
+    if (this.state(host) !== 'up') return 'down';
+    return this.readCtl(host, 'boot-mode') === 'nixos' ? 'nixos' : 'debian';
+  }
+
+  async throttle(host: StandinHost, opts: { rateKbit: number }): Promise<void> {
+    // tbf on both ends (eth0 in the host, the root side veth): uploads and downloads are slow alike.
+    // (No netem delay: containers often lack the sch_netem module.)
+    const rate = Math.max(8, Math.floor(opts.rateKbit));
+    const tbf = (dev: string) => ['qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${rate}kbit`, 'burst', '16kbit', 'latency', '1s'];
+    await must('ip', ['netns', 'exec', host.netns, 'tc', ...tbf('eth0')]);
+    await must('tc', tbf(`${this.id}v${host.index}`));
+  }
+
+  async unthrottle(host: StandinHost): Promise<void> {
+    await run('ip', ['netns', 'exec', host.netns, 'tc', 'qdisc', 'del', 'dev', 'eth0', 'root']);
+    await run('tc', ['qdisc', 'del', 'dev', `${this.id}v${host.index}`, 'root']);
   }
 
   isSshUp(host: StandinHost): Promise<boolean> {
@@ -887,7 +976,8 @@ class Fleet implements StandinFleet {
       const etcUpper = path.join(hostDir, 'etc-upper');
       const logDir = path.join(hostDir, 'var-log');
       for (const d of [etcUpper, path.join(etcUpper, 'ssh'), path.join(etcUpper, 'ssl', 'certs'), path.join(hostDir, 'etc-work'),
-        path.join(hostDir, 'root', '.ssh'), logDir, path.join(hostDir, 'tmp'), path.join(hostDir, 'ctl')]) {
+        path.join(hostDir, 'root', '.ssh'), logDir, path.join(hostDir, 'tmp'), path.join(hostDir, 'ctl'),
+        path.join(hostDir, 'home'), path.join(hostDir, 'boot')]) {
         fs.mkdirSync(d, { recursive: true });
       }
       const host: StandinHost = {
@@ -901,6 +991,9 @@ class Fleet implements StandinFleet {
         sshdLogPath: path.join(logDir, 'sshd.log'),
         hostPublicKey: '',
         stateDir: hostDir,
+        homeDir: path.join(hostDir, 'home'),
+        bootDir: path.join(hostDir, 'boot'),
+        oldRootDir: path.join(hostDir, 'old-root'),
       };
       this.hosts.push(host);
       this.runtimes.push({ host, ctl: path.join(hostDir, 'ctl') });
@@ -993,6 +1086,9 @@ class Fleet implements StandinFleet {
           SH_ROOT_DIR: path.join(h.stateDir, 'root'),
           SH_LOG_DIR: h.logDir,
           SH_TMP_DIR: path.join(h.stateDir, 'tmp'),
+          SH_HOME_DIR: h.homeDir,
+          SH_BOOT_DIR: h.bootDir,
+          SH_OLD_ROOT: h.oldRootDir,
           SH_POWER_SCRIPT: path.join(h.stateDir, 'power.sh'),
           SH_POWER_TARGETS: targets.join(':'),
           SH_REBOOT_DELAY_MS: String(delayMs),
