@@ -39,15 +39,19 @@ describe('hive_nix output of the example fleet (main.ts)', () => {
     expect(value).toContain(`address = "\${${worker}.ipv4_address_private}";`);
   });
 
-  test('every other "${" and "%{" is escaped for Terraform', () => {
-    const unescaped = value.replace(/\$\$\{/g, '').match(/\$\{[^}]*\}/g) ?? [];
-    for (const ref of unescaped) {
+  test('the only Terraform template parts are the address references: the Nix logic (antiquotations) never passes through Terraform', () => {
+    const refs = value.match(/\$\{[^}]*\}/g) ?? [];
+    for (const ref of refs) {
       expect(ref).toMatch(/^\$\{(hcloud_server|digitalocean_droplet)\.[A-Za-z0-9_-]+\.(ipv4_address|ipv4_address_private)\}$/);
     }
-    expect(unescaped).toHaveLength(4);
-    expect(value.replace(/%%\{/g, '')).not.toContain('%{');
-    // Nix antiquotations of the hive itself travel escaped.
-    expect(value).toContain('archive/$${pin.rev}.tar.gz');
+    expect(refs).toHaveLength(4);
+    expect(value).not.toContain('$${');
+    expect(value).not.toContain('%{');
+  });
+
+  test('is data for the static builder, with each host\'s platform from its server type', () => {
+    expect(value).toContain('import ./nix/hive.nix {');
+    expect(value).toMatch(/web-1 = \{\n\s+system = "x86_64-linux";/);
   });
 
   test('is published only after every install is ready, with addresses Terraform accepts', () => {
@@ -92,7 +96,9 @@ describeWith([NIX, TERRAFORM], 'through terraform apply into Nix', () => {
     const dropletIpv4 = new TerraformVariable(s, 'worker_ipv4', { type: 'string' }).stringValue;
     const dropletPrivate = new TerraformVariable(s, 'worker_private', { type: 'string' }).stringValue;
     const ready = ['web-1', 'worker-1'].map((h) => new DataResource(s, `ready-${h}`, { input: { host: h } }));
-    const fleet = { ...exampleFleet, hosts: exampleFleet.hosts.filter((h) => h.name !== 'db-1') };
+    // A key comment with Terraform and Nix template syntax: it must arrive as written.
+    const trickyKey = `${exampleFleet.adminSshKeys[0]} \${laptop} %{ if true }x%{ endif }`;
+    const fleet = { ...exampleFleet, adminSshKeys: [trickyKey], hosts: exampleFleet.hosts.filter((h) => h.name !== 'db-1') };
     new ColmenaHive(s, 'hive', {
       fleet,
       dependsOn: ready,
@@ -117,12 +123,11 @@ describeWith([NIX, TERRAFORM], 'through terraform apply into Nix', () => {
     try {
       const nodes = nixEval<Json>(`let ${HIVE_PRELUDE} in ${NODE_SUMMARY}`, project);
       expect(nodes['web-1'].deployment.targetHost).toBe('198.51.100.10');
-      expect(nodes['worker-1'].deployment).toEqual({
+      expect(nodes['worker-1'].deployment).toMatchObject({
         targetHost: '198.51.100.30', targetUser: 'root', targetPort: 22, tags: ['digitalocean', 'fra1', 'worker'],
       });
       expect(nodes['worker-1'].privateNetwork).toMatchObject({ address: '10.20.3.4', prefixLength: 20, gateway: null });
-      // The Nix antiquotations survived Terraform as Nix code.
-      expect(hiveText).toContain('archive/${pin.rev}.tar.gz');
+      expect(nixEval(`let ${HIVE_PRELUDE} in hive.defaults.users.users.root.openssh.authorizedKeys.keys`, project)).toEqual([trickyKey]);
       expect(fs.readFileSync(`${project}/hive.nix`, 'utf8')).toBe(hiveText);
     } finally {
       fs.rmSync(project, { recursive: true, force: true });

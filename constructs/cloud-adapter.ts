@@ -9,7 +9,7 @@
  */
 import { Construct } from 'constructs';
 import { ITerraformDependable } from 'cdktf';
-import { CloudName, FleetDeclaration, FirewallRule, HostDeclaration } from './fleet-declaration';
+import { CloudName, FleetDeclaration, FirewallRule, HostDeclaration, HostSystem } from './fleet-declaration';
 import { Problems } from './validation';
 
 /** What the hive needs to fix the host's private network after nixos-infect. */
@@ -36,6 +36,8 @@ export interface ProvisionedHost {
   readonly cloud: CloudName;
   /** Location / region / `existing`. */
   readonly location: string;
+  /** The host's platform (Hetzner CAX types are aarch64-linux); the hive sets nixpkgs.hostPlatform from it. */
+  readonly system: HostSystem;
   readonly tags: string[];
   /** Address SSH (install, Colmena) connects to. */
   readonly sshAddress: string;

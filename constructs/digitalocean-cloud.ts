@@ -153,6 +153,8 @@ export class DigitalOceanCloud extends Construct implements CloudAdapter {
         name: h.name,
         cloud: 'digitalocean',
         location: h.region,
+        // Droplets are x86_64 only.
+        system: 'x86_64-linux',
         tags: [...(h.tags ?? [])],
         sshAddress: ipv4,
         sshUser: 'root',

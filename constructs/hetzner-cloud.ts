@@ -14,7 +14,7 @@ import { NetworkSubnet } from '../.gen/providers/hcloud/network-subnet';
 import { Server } from '../.gen/providers/hcloud/server';
 import { SshKey } from '../.gen/providers/hcloud/ssh-key';
 import { CloudAdapter, CloudAdapterProps, CloudDiagram, ProvisionedHost, baseInboundRules, resourceName } from './cloud-adapter';
-import { FirewallRule, FleetDeclaration, HetznerHost, HostDeclaration } from './fleet-declaration';
+import { FirewallRule, FleetDeclaration, HetznerHost, HostDeclaration, HostSystem } from './fleet-declaration';
 import {
   Problems, cidrContains, cidrContainsIp, hostWhere, intToIpv4, ipv4ToInt, isRfc1918, keyFingerprintSuffix,
   parseIpv4Cidr, show,
@@ -30,6 +30,15 @@ export const HETZNER_ZONES: Record<string, string[]> = {
 
 /** The base image nixos-infect converts, unless a host sets `image`. */
 export const HETZNER_DEFAULT_IMAGE = 'debian-12';
+
+/**
+ * The platform of a Hetzner server type: the CAX line is Ampere (arm64), every
+ * other line (CX, CPX, CCX) x86_64. Until the server type catalogue says it,
+ * the type's prefix does.
+ */
+export function hetznerSystem(serverType: string): HostSystem {
+  return serverType.startsWith('cax') ? 'aarch64-linux' : 'x86_64-linux';
+}
 
 /** Props of HetznerCloud: the shared adapter props (see CloudAdapterProps). */
 export type HetznerCloudProps = CloudAdapterProps;
@@ -181,6 +190,7 @@ export class HetznerCloud extends Construct implements CloudAdapter {
         name: h.name,
         cloud: 'hetzner',
         location: h.location,
+        system: hetznerSystem(h.serverType),
         tags: [...(h.tags ?? [])],
         sshAddress: ipv4,
         sshUser: 'root',

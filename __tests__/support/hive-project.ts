@@ -1,6 +1,7 @@
 /**
  * A project directory the way a user has it after `npm run hive`: hive.nix at
- * the root next to hosts/*.nix (copied from this repository), sops-nix.json,
+ * the root next to nix/ (the static hive builder) and hosts/*.nix (both
+ * copied from this repository), sops-nix.json,
  * and hosts/<name>/{hardware-configuration,networking}.nix for chosen hosts.
  * Plus the Nix snippets the tests evaluate it with (no nixpkgs here: node
  * functions are called with stub arguments).
@@ -25,6 +26,7 @@ export function makeHiveProject(hiveText: string, options: HiveProjectOptions): 
   for (const file of fs.readdirSync(path.join(REPO, 'hosts')).filter((f) => f.endsWith('.nix'))) {
     fs.copyFileSync(path.join(REPO, 'hosts', file), path.join(dir, 'hosts', file));
   }
+  fs.cpSync(path.join(REPO, 'nix'), path.join(dir, 'nix'), { recursive: true });
   fs.copyFileSync(path.join(REPO, 'sops-nix.json'), path.join(dir, 'sops-nix.json'));
   for (const name of options.factsFor) {
     fs.mkdirSync(path.join(dir, 'hosts', name));
@@ -50,6 +52,7 @@ export const HIVE_PRELUDE = `
   lib = {
     mkOption = attrs: attrs // { _type = "option"; };
     mkIf = condition: content: { _type = "if"; inherit condition content; };
+    mkDefault = content: { _type = "override"; priority = 1000; inherit content; };
     types = {
       str = "str";
       int = "int";
@@ -59,7 +62,7 @@ export const HIVE_PRELUDE = `
   };
   node = name: hive.\${name} { inherit name lib; nodes = { }; pkgs = { }; };
   describe = x: if builtins.isPath x then toString x else if builtins.isString x then x else "<module>";
-  privateNetworkModule = builtins.elemAt hive.defaults.imports 1;
+  privateNetworkModule = import (builtins.elemAt hive.defaults.imports 1);
   evalPrivateNetwork = settings: privateNetworkModule {
     inherit lib;
     config.fleet.privateNetwork = settings;
@@ -67,12 +70,14 @@ export const HIVE_PRELUDE = `
   };
 `;
 
-/** What the tests read back from each node: deployment, host name, private network, imports. */
+/** What the tests read back from each node: deployment, host name, platform, state version, private network, imports. */
 export const NODE_SUMMARY = `
   builtins.mapAttrs (name: _:
     let n = node name; in {
       deployment = n.deployment;
       hostName = n.networking.hostName;
+      hostPlatform = n.nixpkgs.hostPlatform.content;
+      stateVersion = n.system.stateVersion.content;
       privateNetwork = n.fleet.privateNetwork or null;
       imports = map describe n.imports;
     }) (removeAttrs hive [ "meta" "defaults" ])
@@ -81,6 +86,7 @@ export const NODE_SUMMARY = `
 /** A ProvisionedHost with literal values (what an adapter returns, minus Terraform). */
 export function provisioned(host: Partial<ProvisionedHost> & Pick<ProvisionedHost, 'name' | 'cloud' | 'location' | 'sshAddress'>): ProvisionedHost {
   return {
+    system: 'x86_64-linux',
     tags: [],
     sshUser: 'root',
     sshPort: 22,
