@@ -4,7 +4,8 @@
  * Run it on your machine after `cdktf deploy`, in the project directory:
  *  1. reads the stack outputs (`terraform output -json` in
  *     cdktf.out/stacks/<stack>, or a `cdktf output --outputs-file` file);
- *  2. writes ./hive.nix from the output `hive_nix`;
+ *  2. writes ./hive.nix from the output `hive_nix` (data for the builder
+ *     ./nix/hive.nix, which it imports: hive.nix must stay next to nix/);
  *  3. copies each host's installer-generated /etc/nixos/hardware-configuration.nix
  *     and /etc/nixos/networking.nix into hosts/<name>/ (commit them: a deployed
  *     hive replaces /etc/nixos, and without these the host does not boot).
@@ -19,6 +20,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
+import { HIVE_BUILDER } from '../constructs/colmena-hive';
 import { writeFileAtomic, writeFilesAtomic } from './lib/atomic-file';
 import { HostFacts, OutputsError, hostFacts, readStackOutputs } from './lib/outputs';
 import { SshError, SshOptions, describeTarget, fetchRemoteFiles } from './lib/ssh';
@@ -235,6 +237,11 @@ export async function runHive(argv: string[], projectDir = process.cwd()): Promi
   const hivePath = path.join(projectDir, 'hive.nix');
   writeFileAtomic(hivePath, hiveText.endsWith('\n') ? hiveText : `${hiveText}\n`);
   console.log(`hive.nix written (output "${HIVE_OUTPUT}" of stack "${options.stack}")`);
+  // hive.nix is data for the builder next to it; without nix/ Colmena cannot evaluate it.
+  if (!fs.existsSync(path.join(projectDir, HIVE_BUILDER))) {
+    console.error(`hive: warning: hive.nix imports ./${HIVE_BUILDER}, which is not in ${projectDir}: `
+      + 'run `npm run hive` in the project (next to nix/), or restore nix/ from the template');
+  }
 
   const opts = options;
   const outcomes = await mapLimit(hosts, opts.jobs, async (host) => {
