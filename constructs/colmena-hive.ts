@@ -79,7 +79,7 @@ export class ColmenaHive extends Construct {
     this.parts.overrideLogicalId('hive_nix_parts');
     this.output = new TerraformOutput(this, HIVE_OUTPUT_NAME, {
       staticId: true,
-      description: 'hive.nix for Colmena: `npm run hive` writes it next to hosts/',
+      description: 'hive.nix for Colmena: `npm run hive` writes it next to nix/ and hosts/',
       value: Fn.join('', Token.asList(this.parts.expression)),
       // cdktf 0.21 writes an output's depends_on entries as "${type.name}",
       // which Terraform rejects ("A single static variable reference is

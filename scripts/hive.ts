@@ -125,26 +125,14 @@ export type HostOutcome =
   | { readonly host: string; readonly status: 'failed'; readonly reason: string };
 
 /**
- * What hosts/<name>/networking.nix says for a host that has no
- * /etc/nixos/networking.nix: machines you brought (cloud "existing") that were
- * not converted by nixos-infect with network configuration get their
- * addresses some other way (DHCP, their own configuration).
+ * What hosts/<name>/networking.nix becomes for a machine you brought (cloud
+ * "existing") that has no /etc/nixos/networking.nix: the template
+ * nix/templates/empty-networking.nix of the project.
  */
-export function emptyNetworkingModule(host: string): string {
-  return [
-    `# Host "${host}" had no /etc/nixos/networking.nix when \`npm run hive\` ran:`,
-    '# its installer did not write a static network configuration.',
-    '# If the host needs static addresses or routes, declare them here; they',
-    '# are part of every `colmena apply` to this host.',
-    '{ ... }:',
-    '{',
-    '}',
-    '',
-  ].join('\n');
-}
+export const EMPTY_NETWORKING_TEMPLATE = 'nix/templates/empty-networking.nix';
 
 /** Copies the host files of one host into `hostDir` as needed. Never throws. */
-export async function fetchHostFiles(host: HostFacts, hostDir: string, options: HiveOptions): Promise<HostOutcome> {
+export async function fetchHostFiles(host: HostFacts, hostDir: string, options: HiveOptions, projectDir: string): Promise<HostOutcome> {
   try {
     const wanted = HOST_FILES.filter((f) => options.refresh || !fs.existsSync(path.join(hostDir, f)));
     if (wanted.length === 0) return { host: host.name, status: 'present' };
@@ -161,7 +149,7 @@ export async function fetchHostFiles(host: HostFacts, hostDir: string, options: 
       const content = remote.get(remotePath(f));
       if (content === null || content === undefined) {
         if (f === NETWORKING_FILE && host.cloud === 'existing') {
-          files.push({ path: path.join(hostDir, f), data: emptyNetworkingModule(host.name) });
+          files.push({ path: path.join(hostDir, f), data: fs.readFileSync(path.join(projectDir, EMPTY_NETWORKING_TEMPLATE)) });
           note = `${describeTarget(target)} has no ${remotePath(f)}: wrote an empty ${f}, check the host's network settings`;
           continue;
         }
@@ -245,7 +233,7 @@ export async function runHive(argv: string[], projectDir = process.cwd()): Promi
 
   const opts = options;
   const outcomes = await mapLimit(hosts, opts.jobs, async (host) => {
-    const outcome = await fetchHostFiles(host, path.join(projectDir, 'hosts', host.name), opts);
+    const outcome = await fetchHostFiles(host, path.join(projectDir, 'hosts', host.name), opts, projectDir);
     // One line per host as it finishes, so a slow host does not hide the others.
     (outcome.status === 'failed' ? console.error : console.log)(describeOutcome(outcome));
     return outcome;
