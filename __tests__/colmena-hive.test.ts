@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import { DataResource, TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { ColmenaHive, HIVE_OUTPUT_NAME } from '../constructs/colmena-hive';
 import { fleet as exampleFleet } from '../main';
-import { Json, refOf, synthFleet } from './support/fleet';
+import { EXISTING_HOST, HETZNER_HOST, HETZNER_HOST_2, Json, refOf, synthFleet, validFleet } from './support/fleet';
 import { HIVE_PRELUDE, NODE_SUMMARY, makeHiveProject, provisioned } from './support/hive-project';
 import { NIX, TERRAFORM, describeWith, nixEval, terraformApplyOutputs } from './support/nix-tools';
 
@@ -67,6 +67,28 @@ describe('hive_nix output of the example fleet (main.ts)', () => {
     expect(value).toContain(exampleFleet.adminSshKeys[0]);
     expect(value).not.toMatch(/PRIVATE KEY|ssh_private_key|var\.|HCLOUD_TOKEN|DIGITALOCEAN_TOKEN/);
     expect(output.sensitive).toBeUndefined();
+  });
+});
+
+describe('platform per host from the cloud adapters', () => {
+  test('a Hetzner CAX server is aarch64-linux in the hive, CX/CPX/CCX x86_64-linux; an existing machine as declared', () => {
+    const fleet = {
+      ...validFleet(),
+      hosts: [
+        { ...HETZNER_HOST, serverType: 'cax21' },
+        { ...HETZNER_HOST_2, serverType: 'ccx13' },
+        { ...EXISTING_HOST, system: 'aarch64-linux' as const },
+        { ...EXISTING_HOST, name: 'box-2', address: '198.51.100.8' },
+      ],
+    };
+    const parts = (synthFleet(fleet).locals.hive_nix_parts as string[]).join('');
+    const systemOf = (name: string) => new RegExp(`\\n    ${name} = \\{\\n      system = "([^"]+)";`).exec(parts)?.[1];
+    expect(['web-1', 'db-1', 'box-1', 'box-2'].map(systemOf)).toEqual(['aarch64-linux', 'x86_64-linux', 'aarch64-linux', 'x86_64-linux']);
+  });
+
+  test('an existing machine with an unknown platform is refused, naming host and field', () => {
+    const fleet = { ...validFleet(), hosts: [{ ...EXISTING_HOST, system: 'riscv64-linux' as never }] };
+    expect(() => synthFleet(fleet)).toThrow(/host "box-1": system must be one of x86_64-linux, aarch64-linux/);
   });
 });
 
