@@ -26,8 +26,8 @@ import { CHANNEL_PATTERN, Problems, hostWhere, isDnsLabel, show } from './valida
 /** The stack output holding hive.nix. */
 export const HIVE_OUTPUT_NAME = 'hive_nix';
 
-/** system.stateVersion: a NixOS release. */
-const STATE_VERSION_PATTERN = /^\d\d\.(05|11)$/;
+/** system.stateVersion: a NixOS release (YY.05 and YY.11; YY.03 and YY.09 before 20.09). */
+const STATE_VERSION_PATTERN = /^\d\d\.(03|05|09|11)$/;
 
 /** Node names Colmena reserves for itself. */
 export const COLMENA_RESERVED_NAMES: readonly string[] = ['meta', 'defaults', 'network'];
@@ -262,7 +262,8 @@ function validateHiveOptions(options: HiveRenderOptions, pinFile: string): void 
       problems.add(where, 'stateVersion', `must be a NixOS release "YY.MM" (like "26.05"), got ${show(decl.stateVersion)}`);
     } else if (stateVersionOf(decl, fleet) === undefined) {
       problems.add(where, 'stateVersion', 'is required: the host installs from nixos-unstable, whose release is not known in advance; '
-        + 'set it to the release the host was installed with (`nixos-version` on the host, first two numbers)');
+        + 'set it to the release unstable is heading for when the host is installed (e.g. "26.11"), or for an installed host '
+        + 'to the first two numbers of its `nixos-version`');
     }
     if (typeof host.sshAddress !== 'string' || host.sshAddress === '') problems.add(where, 'sshAddress', 'is empty');
     if (typeof host.sshUser !== 'string' || !/^[a-z_][a-z0-9_-]*$/.test(host.sshUser)) {
