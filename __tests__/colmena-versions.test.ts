@@ -9,7 +9,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { renderHive } from '../constructs/colmena-hive';
 import { FleetDeclaration } from '../constructs/fleet-declaration';
-import { Json, KEY_A } from './support/fleet';
+import { fleet as exampleFleet } from '../main';
+import { benchFleet } from '../scripts/dev/bench';
+import { Json, KEY_A, synthFleet, validFleet } from './support/fleet';
 import { REPO, addFakeTarballToStore, makeHiveProject, provisioned } from './support/hive-project';
 import { NIX_STORE_WRITABLE, describeWith, nixEval, nixEvalError, run } from './support/nix-tools';
 
@@ -161,6 +163,42 @@ describeWith([NIX_STORE_WRITABLE], 'Colmena 0.4 and 0.5 evaluate the hive (each 
     const dir = project({ ...FLEET, colmena: { version: '0.5', sshOptions: ['-o', 'ServerAliveInterval=5'] } });
     expect(nixEval(colmena('0.5', 'hive.deploymentConfig.arm-1.sshOptions'), dir)).toEqual(['-o', 'ServerAliveInterval=5']);
   });
+
+  /**
+   * The hive_nix output of a synthesized fleet, as Terraform computes it: every
+   * reference replaced by a made-up address, and Terraform's escapes undone.
+   */
+  function appliedHive(fleet: FleetDeclaration): string {
+    const parts = synthFleet(fleet).locals.hive_nix_parts as string[];
+    let n = 0;
+    return parts.join('').replace(/\$\$\{|%%\{|\$\{[^}]*\}/g, (m) => {
+      if (m === '$${') return '${';
+      if (m === '%%{') return '%{';
+      n += 1;
+      return m.endsWith('_private}') ? `10.20.${n >> 8}.${n & 255}` : `198.18.${n >> 8}.${n & 255}`;
+    });
+  }
+
+  test.each([
+    ['the example fleet (main.ts)', exampleFleet],
+    ['the test fleet', validFleet()],
+    ['the 100-host bench fleet', benchFleet(100)],
+  ])('%s, synthesized and applied, evaluates under both: every node deploys and builds', (_, fleet) => {
+    const names = fleet.hosts.map((h) => h.name);
+    const modules = Object.fromEntries(names.filter((h) => !fs.existsSync(path.join(REPO, 'hosts', `${h}.nix`)))
+      .map((h) => [`hosts/${h}.nix`, '{ ... }: { }\n']));
+    const dir = makeHiveProject(appliedHive(fleet), { factsFor: names, files: { 'nixpkgs.json': pin, ...modules } });
+    projects.push(dir);
+    for (const version of ['0.4', '0.5']) {
+      const r = nixEval<{ deploy: Record<string, Json>; built: Record<string, string> }>(colmena(version, `{
+        deploy = builtins.mapAttrs (_: d: d.targetHost) hive.deploymentConfig;
+        built = hive.evalSelected (builtins.attrNames hive.deploymentConfig);
+      }`), dir);
+      expect(Object.keys(r.deploy).sort()).toEqual([...names].sort());
+      expect(Object.keys(r.built).sort()).toEqual([...names].sort());
+      for (const name of names) expect(r.built[name]).toMatch(new RegExp(`^/stub/toplevel/${name}/(x86_64|aarch64)-linux/\\d\\d\\.\\d\\d$`));
+    }
+  }, 60000);
 
   test('the stand-in evaluator is strict where Colmena is: an unknown deployment option or a wrong type fails', () => {
     const dir = v04();

@@ -313,6 +313,37 @@ describeWith([NIX], 'the hive evaluated by Nix', () => {
   });
 });
 
+describeWith([NIX], 'nix/hive.nix with literal data written in Nix (no TypeScript involved)', () => {
+  const host = (over: string) => `({
+    system = "aarch64-linux"; stateVersion = "25.11"; targetHost = "2001:db8::7"; targetUser = "root"; targetPort = 22;
+    tags = [ "t" ]; buildOnTarget = null; sshOptions = null; module = ./hosts/a.nix; hardware = ./hosts/a/hardware-configuration.nix;
+    networking = ./hosts/a/networking.nix; secrets = ./secrets/a.yaml; privateNetwork = null;
+  } // { ${over} })`;
+  const hiveOf = (hosts: string) => `import ./nix/hive.nix {
+    fleet = { description = "literal"; channel = "nixos-26.05"; nixpkgsPin = ./nixpkgs.json; sopsNixPin = ./sops-nix.json;
+      commonModule = ./hosts/common.nix; adminSshKeys = [ "ssh-ed25519 AAAA literal" ]; };
+    hosts = ${hosts};
+  }\n`;
+  let project: string;
+  beforeAll(() => {
+    project = makeHiveProject(hiveOf(`{ a = ${host('')}; b = ${host('buildOnTarget = false; sshOptions = [ "-o" "ServerAliveInterval=9" ];')}; }`), {
+      factsFor: ['a', 'b'], files: { 'hosts/a.nix': '{ ... }: { }\n' },
+    });
+  });
+  afterAll(() => fs.rmSync(project, { recursive: true, force: true }));
+
+  test('a declared buildOnTarget wins over the platform default; sshOptions pass through only when given', () => {
+    const d = nixEval<Json>(`let ${HIVE_PRELUDE} in { a = (node "a").deployment; b = (node "b").deployment; }`, project);
+    expect(d.a).toEqual({ targetHost: '2001:db8::7', targetUser: 'root', targetPort: 22, tags: ['t'], buildOnTarget: nixEval('builtins.currentSystem') !== 'aarch64-linux' });
+    expect(d.b).toEqual({ targetHost: '2001:db8::7', targetUser: 'root', targetPort: 22, tags: ['t'], buildOnTarget: false, sshOptions: ['-o', 'ServerAliveInterval=9'] });
+  });
+
+  test('host names Colmena reserves are refused with a message naming them', () => {
+    fs.writeFileSync(path.join(project, 'reserved.nix'), hiveOf(`{ meta = ${host('')}; network = ${host('')}; }`));
+    expect(nixEvalError('builtins.attrNames (import ./reserved.nix)', project)).toContain('nixos-fleet: host names reserved by Colmena: meta, network');
+  });
+});
+
 describeWith([NIX_STORE_WRITABLE], 'pins resolved from the Nix store (no download)', () => {
   const stored: string[] = [];
   afterAll(() => {
