@@ -13,7 +13,7 @@ import { nixString } from '../constructs/nix';
 import { HIVE_PRELUDE, NODE_SUMMARY, REPO, addFakeTarballToStore, makeHiveProject, provisioned } from './support/hive-project';
 import { Json, KEY_A } from './support/fleet';
 import {
-  NETNS, NIX, NIX_STORE_WRITABLE, describeWith, nixEval, nixEvalError, nixParse, run, runOk, tempDir,
+  NETNS, NIX, NIX_STORE_WRITABLE, Requirement, describeWith, nixEval, nixEvalError, nixParse, run, runOk, tempDir,
 } from './support/nix-tools';
 
 const KEY_B = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDTs0hobzL/DOcKlNVwncDZ6nJBtJOJ90zWelEFsMO+b bob "${laptop}" \'quoted\'';
@@ -406,6 +406,18 @@ test('the shipped sops-nix pin is a full commit and an SRI sha256', () => {
   const pin = JSON.parse(fs.readFileSync(path.join(REPO, 'sops-nix.json'), 'utf8'));
   expect(pin.rev).toMatch(/^[0-9a-f]{40}$/);
   expect(pin.sha256).toMatch(/^sha256-[A-Za-z0-9+/]{43}=$/);
+});
+
+const SHELLCHECK: Requirement = () => (run('sh', ['-c', 'command -v shellcheck']).status === 0 ? undefined : 'shellcheck not found (apt-get install shellcheck)');
+
+describeWith([SHELLCHECK], 'the shell scripts in nix/', () => {
+  test('pass shellcheck', () => {
+    const scripts = fs.readdirSync(path.join(REPO, 'nix', 'modules')).filter((f) => f.endsWith('.sh')).map((f) => path.join(REPO, 'nix', 'modules', f));
+    expect(scripts.length).toBeGreaterThan(0);
+    const r = run('shellcheck', ['--shell=bash', '--severity=style', ...scripts]);
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
 });
 
 // ---------------------------------------------------------------- the private network script, for real
