@@ -159,9 +159,13 @@ describeWith([NIX_STORE_WRITABLE], 'Colmena 0.4 and 0.5 evaluate the hive (each 
     expect(nixEval(colmena('0.5', 'hive.deploymentConfig.web-1.sshOptions'), dir)).toEqual(['-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=4']);
   });
 
-  test('own SSH options replace the default ones', () => {
-    const dir = project({ ...FLEET, colmena: { version: '0.5', sshOptions: ['-o', 'ServerAliveInterval=5'] } });
-    expect(nixEval(colmena('0.5', 'hive.deploymentConfig.arm-1.sshOptions'), dir)).toEqual(['-o', 'ServerAliveInterval=5']);
+  test('own SSH options replace the default ones, for the fleet and per host', () => {
+    const hosts = FLEET.hosts.map((h) => (h.name === 'web-1' ? { ...h, sshOptions: ['-o', 'ConnectTimeout=3'] } : h));
+    const dir = project({ ...FLEET, hosts, colmena: { version: '0.5', sshOptions: ['-o', 'ServerAliveInterval=5'] } });
+    expect(nixEval(colmena('0.5', '{ inherit (hive.deploymentConfig.arm-1) sshOptions; web = hive.deploymentConfig.web-1.sshOptions; }'), dir))
+      .toEqual({ sshOptions: ['-o', 'ServerAliveInterval=5'], web: ['-o', 'ConnectTimeout=3'] });
+    const on04 = { ...FLEET, hosts };
+    expect(() => renderHive({ fleet: on04, hosts: HOSTS })).toThrow(/host "web-1": sshOptions needs Colmena 0.5/);
   });
 
   /**

@@ -172,7 +172,7 @@ function hostData(host: ProvisionedHost, decl: HostDeclaration, fleet: FleetDecl
     targetPort: host.sshPort,
     tags: [...new Set([host.cloud, host.location, ...host.tags])],
     buildOnTarget: decl.buildOnTarget ?? null,
-    sshOptions: sshOptions ? [...sshOptions] : null,
+    sshOptions: sshOptions ? [...(decl.sshOptions ?? sshOptions)] : null,
     module: nixPath(module),
     hardware: nixPath(`hosts/${host.name}/hardware-configuration.nix`),
     networking: nixPath(`hosts/${host.name}/networking.nix`),
@@ -207,6 +207,12 @@ export function colmenaSshOptions(fleet: FleetDeclaration): readonly string[] | 
   return fleet.colmena?.sshOptions ?? DEFAULT_COLMENA_SSH_OPTIONS;
 }
 
+const SSH_OPTIONS_SHAPE = 'must be a list of single words (Colmena joins them with spaces for NIX_SSHOPTS), like ["-o", "ServerAliveInterval=15"]';
+
+function isSshOptionList(value: unknown): boolean {
+  return Array.isArray(value) && value.every((o) => typeof o === 'string' && /^\S+$/.test(o));
+}
+
 function validateHiveOptions(options: HiveRenderOptions, pinFile: string): void {
   const { fleet, hosts } = options;
   const problems = new Problems();
@@ -230,8 +236,8 @@ function validateHiveOptions(options: HiveRenderOptions, pinFile: string): void 
   if (colmena.sshOptions !== undefined) {
     if ((colmena.version ?? '0.4') === '0.4') {
       problems.add('fleet', 'colmena.sshOptions', 'needs Colmena 0.5 (colmena.version: "0.5"): Colmena 0.4 has no deployment.sshOptions and refuses the hive');
-    } else if (!Array.isArray(colmena.sshOptions) || colmena.sshOptions.some((o) => typeof o !== 'string' || !/^\S+$/.test(o))) {
-      problems.add('fleet', 'colmena.sshOptions', 'must be a list of single words (Colmena joins them with spaces for NIX_SSHOPTS), like ["-o", "ServerAliveInterval=15"]');
+    } else if (!isSshOptionList(colmena.sshOptions)) {
+      problems.add('fleet', 'colmena.sshOptions', SSH_OPTIONS_SHAPE);
     }
   }
   if (!Array.isArray(hosts) || hosts.length === 0) problems.add('hive', 'hosts', 'must list at least one host');
@@ -264,6 +270,13 @@ function validateHiveOptions(options: HiveRenderOptions, pinFile: string): void 
       problems.add(where, 'stateVersion', 'is required: the host installs from nixos-unstable, whose release is not known in advance; '
         + 'set it to the release unstable is heading for when the host is installed (e.g. "26.11"), or for an installed host '
         + 'to the first two numbers of its `nixos-version`');
+    }
+    if (decl.sshOptions !== undefined) {
+      if ((colmena.version ?? '0.4') === '0.4') {
+        problems.add(where, 'sshOptions', 'needs Colmena 0.5 (the fleet\'s colmena.version: "0.5"): Colmena 0.4 has no deployment.sshOptions and refuses the hive');
+      } else if (!isSshOptionList(decl.sshOptions)) {
+        problems.add(where, 'sshOptions', SSH_OPTIONS_SHAPE);
+      }
     }
     if (typeof host.sshAddress !== 'string' || host.sshAddress === '') problems.add(where, 'sshAddress', 'is empty');
     if (typeof host.sshUser !== 'string' || !/^[a-z_][a-z0-9_-]*$/.test(host.sshUser)) {

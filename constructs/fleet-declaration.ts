@@ -94,6 +94,12 @@ export interface HostBase {
    * @default the release of the host's channel (`nixos-26.05` → `26.05`)
    */
   readonly stateVersion?: string;
+  /**
+   * Extra ssh arguments Colmena uses for this host (`deployment.sshOptions`),
+   * one word per item. Needs `colmena.version: '0.5'`.
+   * @default the fleet's `colmena.sshOptions`
+   */
+  readonly sshOptions?: string[];
 }
 
 /** A host's platform, as Nix names it. */
