@@ -292,6 +292,14 @@ describeWithTools('npm run hive', () => {
     });
   });
 
+  test('the script and the construct agree on the output and the builder path, and the template has the builder', async () => {
+    const script = await import('../scripts/hive');
+    const construct = await import('../constructs/colmena-hive');
+    expect([script.HIVE_OUTPUT, script.HIVE_BUILDER]).toEqual([construct.HIVE_OUTPUT_NAME, construct.HIVE_BUILDER]);
+    expect(fs.existsSync(path.join(ROOT, script.HIVE_BUILDER))).toBe(true);
+    expect(fs.existsSync(path.join(ROOT, script.EMPTY_NETWORKING_TEMPLATE))).toBe(true);
+  });
+
   test('run outside the project (no nix/ next to hive.nix): hive.nix is written, with a warning naming the missing builder', async () => {
     const dir = project({ 'hive_nix': HIVE_TEXT }, false);
     const r = await runHive(['--outputs', 'outputs.json', ...sshArgs()], dir);

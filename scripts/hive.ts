@@ -20,13 +20,18 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { HIVE_BUILDER } from '../constructs/colmena-hive';
 import { writeFileAtomic, writeFilesAtomic } from './lib/atomic-file';
 import { HostFacts, OutputsError, hostFacts, readStackOutputs } from './lib/outputs';
 import { SshError, SshOptions, describeTarget, fetchRemoteFiles } from './lib/ssh';
 
 /** The stack output holding the generated hive.nix text. */
 export const HIVE_OUTPUT = 'hive_nix';
+/**
+ * The static builder the written hive.nix imports, relative to it (the same
+ * as HIVE_BUILDER in constructs/colmena-hive.ts, which this script does not
+ * import: that would load cdktf for nothing).
+ */
+export const HIVE_BUILDER = 'nix/hive.nix';
 /** The files copied from each host, by their name in /etc/nixos and hosts/<name>/. */
 export const HARDWARE_FILE = 'hardware-configuration.nix';
 export const NETWORKING_FILE = 'networking.nix';
