@@ -1,4 +1,4 @@
-# The base of every host: imported by hive.nix's `defaults`, before the
+# The base of every host: imported by the hive's `defaults` (nix/hive.nix), before the
 # host's own module (hosts/<name>.nix). Keep it small and safe to change.
 { config, lib, pkgs, ... }:
 {
