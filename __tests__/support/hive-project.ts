@@ -42,46 +42,20 @@ export function makeHiveProject(hiveText: string, options: HiveProjectOptions): 
   return dir;
 }
 
+/** The stubs the tests evaluate a hive with (no nixpkgs here): see hive-stubs.nix. */
+const HIVE_STUBS = path.join(__dirname, 'hive-stubs.nix');
+
 /**
- * Nix: `hive`, a stub `lib` (mkOption/mkIf/types keep their arguments, like
- * the real ones' data), `node NAME` (the node's module called as Colmena
- * would), and `describe` (paths as strings, inline modules as "<module>").
+ * Nix bindings for a `let`: `hive` (./hive.nix of the directory Nix runs in),
+ * the stand-in `lib`, `node NAME` (the node's module called as Colmena would),
+ * `describe`, `privateNetworkModule`, `evalPrivateNetwork SETTINGS`, `summary`.
  */
 export const HIVE_PRELUDE = `
-  hive = import ./hive.nix;
-  lib = {
-    mkOption = attrs: attrs // { _type = "option"; };
-    mkIf = condition: content: { _type = "if"; inherit condition content; };
-    mkDefault = content: { _type = "override"; priority = 1000; inherit content; };
-    types = {
-      str = "str";
-      int = "int";
-      nullOr = type: { nullOr = type; };
-      submodule = module: { submodule = module; };
-    };
-  };
-  node = name: hive.\${name} { inherit name lib; nodes = { }; pkgs = { }; };
-  describe = x: if builtins.isPath x then toString x else if builtins.isString x then x else "<module>";
-  privateNetworkModule = import (builtins.elemAt hive.defaults.imports 1);
-  evalPrivateNetwork = settings: privateNetworkModule {
-    inherit lib;
-    config.fleet.privateNetwork = settings;
-    pkgs = { iproute2 = "/stub/iproute2"; };
-  };
+  inherit (import ${HIVE_STUBS} { hive = import ./hive.nix; }) hive lib node describe privateNetworkModule evalPrivateNetwork summary;
 `;
 
 /** What the tests read back from each node: deployment, host name, platform, state version, private network, imports. */
-export const NODE_SUMMARY = `
-  builtins.mapAttrs (name: _:
-    let n = node name; in {
-      deployment = n.deployment;
-      hostName = n.networking.hostName;
-      hostPlatform = n.nixpkgs.hostPlatform.content;
-      stateVersion = n.system.stateVersion.content;
-      privateNetwork = n.fleet.privateNetwork or null;
-      imports = map describe n.imports;
-    }) (removeAttrs hive [ "meta" "defaults" ])
-`;
+export const NODE_SUMMARY = 'summary';
 
 /** A ProvisionedHost with literal values (what an adapter returns, minus Terraform). */
 export function provisioned(host: Partial<ProvisionedHost> & Pick<ProvisionedHost, 'name' | 'cloud' | 'location' | 'sshAddress'>): ProvisionedHost {
