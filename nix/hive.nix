@@ -40,7 +40,7 @@ let
   localSystem = builtins.currentSystem or "x86_64-linux";
 
   # What a host's configuration cannot be built without, and what to do about it.
-  problemsOf = name: host:
+  problemsOf = host:
     let
       missingFacts = filter (file: !(pathExists file)) [ host.hardware host.networking ];
     in
@@ -58,7 +58,7 @@ let
   # something is missing, the guard instead of the module and the facts.
   importsOf = name: host:
     let
-      problems = problemsOf name host;
+      problems = problemsOf host;
     in
     (if problems == [ ] then [ host.module host.hardware host.networking ]
      else [ (import ./modules/cannot-build.nix { host = name; inherit problems; }) ])
