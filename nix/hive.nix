@@ -92,7 +92,7 @@ let
       }) { }
     else
       builtins.trace ("warning: " + toString fleet.nixpkgsPin + " not found; building from the unpinned channel "
-        + fleet.channel + ". Pin it: `npm run pin` writes it as { \"channel\", \"rev\", \"sha256\" }.")
+        + fleet.channel + ". Pin it: `npm run pin -- " + fleet.channel + "` writes it.")
         (import (builtins.fetchTarball "https://nixos.org/channels/${fleet.channel}/nixexprs.tar.xz") { });
   reserved = filter (name: builtins.hasAttr name hosts) [ "meta" "defaults" "network" ];
 in
