@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import { DataResource, TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { ColmenaHive, HIVE_OUTPUT_NAME } from '../constructs/colmena-hive';
 import { fleet as exampleFleet } from '../main';
-import { Json, refOf, synthFleet } from './support/fleet';
+import { EXISTING_HOST, HETZNER_HOST, HETZNER_HOST_2, Json, refOf, synthFleet, validFleet } from './support/fleet';
 import { HIVE_PRELUDE, NODE_SUMMARY, makeHiveProject, provisioned } from './support/hive-project';
 import { NIX, TERRAFORM, describeWith, nixEval, terraformApplyOutputs } from './support/nix-tools';
 
@@ -39,15 +39,19 @@ describe('hive_nix output of the example fleet (main.ts)', () => {
     expect(value).toContain(`address = "\${${worker}.ipv4_address_private}";`);
   });
 
-  test('every other "${" and "%{" is escaped for Terraform', () => {
-    const unescaped = value.replace(/\$\$\{/g, '').match(/\$\{[^}]*\}/g) ?? [];
-    for (const ref of unescaped) {
+  test('the only Terraform template parts are the address references: the Nix logic (antiquotations) never passes through Terraform', () => {
+    const refs = value.match(/\$\{[^}]*\}/g) ?? [];
+    for (const ref of refs) {
       expect(ref).toMatch(/^\$\{(hcloud_server|digitalocean_droplet)\.[A-Za-z0-9_-]+\.(ipv4_address|ipv4_address_private)\}$/);
     }
-    expect(unescaped).toHaveLength(4);
-    expect(value.replace(/%%\{/g, '')).not.toContain('%{');
-    // Nix antiquotations of the hive itself travel escaped.
-    expect(value).toContain('archive/$${pin.rev}.tar.gz');
+    expect(refs).toHaveLength(4);
+    expect(value).not.toContain('$${');
+    expect(value).not.toContain('%{');
+  });
+
+  test('is data for the static builder, with each host\'s platform from its server type', () => {
+    expect(value).toContain('import ./nix/hive.nix {');
+    expect(value).toMatch(/web-1 = \{\n\s+system = "x86_64-linux";/);
   });
 
   test('is published only after every install is ready, with addresses Terraform accepts', () => {
@@ -63,6 +67,28 @@ describe('hive_nix output of the example fleet (main.ts)', () => {
     expect(value).toContain(exampleFleet.adminSshKeys[0]);
     expect(value).not.toMatch(/PRIVATE KEY|ssh_private_key|var\.|HCLOUD_TOKEN|DIGITALOCEAN_TOKEN/);
     expect(output.sensitive).toBeUndefined();
+  });
+});
+
+describe('platform per host from the cloud adapters', () => {
+  test('a Hetzner CAX server is aarch64-linux in the hive, CX/CPX/CCX x86_64-linux; an existing machine as declared', () => {
+    const fleet = {
+      ...validFleet(),
+      hosts: [
+        { ...HETZNER_HOST, serverType: 'cax21' },
+        { ...HETZNER_HOST_2, serverType: 'ccx13' },
+        { ...EXISTING_HOST, system: 'aarch64-linux' as const },
+        { ...EXISTING_HOST, name: 'box-2', address: '198.51.100.8' },
+      ],
+    };
+    const parts = (synthFleet(fleet).locals.hive_nix_parts as string[]).join('');
+    const systemOf = (name: string) => new RegExp(`\\n    ${name} = \\{\\n      system = "([^"]+)";`).exec(parts)?.[1];
+    expect(['web-1', 'db-1', 'box-1', 'box-2'].map(systemOf)).toEqual(['aarch64-linux', 'x86_64-linux', 'aarch64-linux', 'x86_64-linux']);
+  });
+
+  test('an existing machine with an unknown platform is refused, naming host and field', () => {
+    const fleet = { ...validFleet(), hosts: [{ ...EXISTING_HOST, system: 'riscv64-linux' as never }] };
+    expect(() => synthFleet(fleet)).toThrow(/host "box-1": system must be one of x86_64-linux, aarch64-linux/);
   });
 });
 
@@ -92,7 +118,9 @@ describeWith([NIX, TERRAFORM], 'through terraform apply into Nix', () => {
     const dropletIpv4 = new TerraformVariable(s, 'worker_ipv4', { type: 'string' }).stringValue;
     const dropletPrivate = new TerraformVariable(s, 'worker_private', { type: 'string' }).stringValue;
     const ready = ['web-1', 'worker-1'].map((h) => new DataResource(s, `ready-${h}`, { input: { host: h } }));
-    const fleet = { ...exampleFleet, hosts: exampleFleet.hosts.filter((h) => h.name !== 'db-1') };
+    // A key comment with Terraform and Nix template syntax: it must arrive as written.
+    const trickyKey = `${exampleFleet.adminSshKeys[0]} \${laptop} %{ if true }x%{ endif }`;
+    const fleet = { ...exampleFleet, adminSshKeys: [trickyKey], hosts: exampleFleet.hosts.filter((h) => h.name !== 'db-1') };
     new ColmenaHive(s, 'hive', {
       fleet,
       dependsOn: ready,
@@ -117,12 +145,11 @@ describeWith([NIX, TERRAFORM], 'through terraform apply into Nix', () => {
     try {
       const nodes = nixEval<Json>(`let ${HIVE_PRELUDE} in ${NODE_SUMMARY}`, project);
       expect(nodes['web-1'].deployment.targetHost).toBe('198.51.100.10');
-      expect(nodes['worker-1'].deployment).toEqual({
+      expect(nodes['worker-1'].deployment).toMatchObject({
         targetHost: '198.51.100.30', targetUser: 'root', targetPort: 22, tags: ['digitalocean', 'fra1', 'worker'],
       });
       expect(nodes['worker-1'].privateNetwork).toMatchObject({ address: '10.20.3.4', prefixLength: 20, gateway: null });
-      // The Nix antiquotations survived Terraform as Nix code.
-      expect(hiveText).toContain('archive/${pin.rev}.tar.gz');
+      expect(nixEval(`let ${HIVE_PRELUDE} in hive.defaults.users.users.root.openssh.authorizedKeys.keys`, project)).toEqual([trickyKey]);
       expect(fs.readFileSync(`${project}/hive.nix`, 'utf8')).toBe(hiveText);
     } finally {
       fs.rmSync(project, { recursive: true, force: true });

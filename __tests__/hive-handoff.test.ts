@@ -164,9 +164,11 @@ describeWithTools('npm run hive', () => {
     return dir;
   }
 
-  function project(outputs?: Record<string, unknown>): string {
+  /** A user's project: nix/ (the hive builder hive.nix imports) and, optionally, an outputs file. */
+  function project(outputs?: Record<string, unknown>, withNix = true): string {
     const dir = path.join(tmp, `project-${counter++}`);
     fs.mkdirSync(dir);
+    if (withNix) fs.symlinkSync(path.resolve(__dirname, '..', 'nix'), path.join(dir, 'nix'));
     if (outputs) fs.writeFileSync(path.join(dir, 'outputs.json'), JSON.stringify({ fleet: outputs }, null, 2));
     return dir;
   }
@@ -181,10 +183,12 @@ describeWithTools('npm run hive', () => {
 
   const read = (...p: string[]): string => fs.readFileSync(path.join(...p), 'utf8');
   /** Every file below dir, relative, sorted (temp files would show up here). */
+  /** The files the script may have written (the nix/ link to the template's builder is not one). */
   const tree = (dir: string): string[] => {
     const out: string[] = [];
     const walk = (d: string, rel: string): void => {
       for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        if (e.isSymbolicLink() && rel === '' && e.name === 'nix') continue;
         if (e.isDirectory()) walk(path.join(d, e.name), path.join(rel, e.name));
         else out.push(path.join(rel, e.name));
       }
@@ -286,6 +290,22 @@ describeWithTools('npm run hive', () => {
       const badName = new StackOutputs('fleet', 'f.json', new Map([['host_../../etc', hostOutput(22)]]));
       expect(() => hostFacts(badName)).toThrow(/is not a valid host name/);
     });
+  });
+
+  test('the script and the construct agree on the output and the builder path, and the template has the builder', async () => {
+    const script = await import('../scripts/hive');
+    const construct = await import('../constructs/colmena-hive');
+    expect([script.HIVE_OUTPUT, script.HIVE_BUILDER]).toEqual([construct.HIVE_OUTPUT_NAME, construct.HIVE_BUILDER]);
+    expect(fs.existsSync(path.join(ROOT, script.HIVE_BUILDER))).toBe(true);
+    expect(fs.existsSync(path.join(ROOT, script.EMPTY_NETWORKING_TEMPLATE))).toBe(true);
+  });
+
+  test('run outside the project (no nix/ next to hive.nix): hive.nix is written, with a warning naming the missing builder', async () => {
+    const dir = project({ 'hive_nix': HIVE_TEXT }, false);
+    const r = await runHive(['--outputs', 'outputs.json', ...sshArgs()], dir);
+    expect(r.code).toBe(0);
+    expect(read(dir, 'hive.nix')).toBe(HIVE_TEXT);
+    expect(r.stderr).toContain(`hive: warning: hive.nix imports ./nix/hive.nix, which is not in ${dir}`);
   });
 
   test('missing hive_nix is a clear error and nothing is written', async () => {

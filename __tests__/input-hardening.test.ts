@@ -192,9 +192,9 @@ describe('8. values that look right but are not', () => {
 });
 
 describe('1. the architecture reaches the rest of the pipeline', () => {
-  test('ProvisionedHost.nixSystem: aarch64 for CAX, x86_64 for CX and droplets, unknown for existing machines', () => {
+  test('ProvisionedHost.system: aarch64 for CAX (from the catalogue), x86_64 for CX and droplets, x86_64 for existing machines unless declared', () => {
     const stack = new FleetStack(Testing.app(), 'fleet', { fleet: withHost('db-1', { serverType: 'cax11' }) });
-    const systems = Object.fromEntries(stack.hosts.map((h) => [h.name, h.nixSystem]));
-    expect(systems).toEqual({ 'web-1': 'x86_64-linux', 'db-1': 'aarch64-linux', 'worker-1': 'x86_64-linux', 'box-1': undefined });
+    const systems = Object.fromEntries(stack.hosts.map((h) => [h.name, h.system]));
+    expect(systems).toEqual({ 'web-1': 'x86_64-linux', 'db-1': 'aarch64-linux', 'worker-1': 'x86_64-linux', 'box-1': 'x86_64-linux' });
   });
 });

@@ -142,7 +142,8 @@ describe('install step', () => {
 
   test('per-host channel and installer override the fleet', () => {
     const j = synthFleet(withHost('web-1', {
-      nixChannel: 'nixos-unstable', installer: { url: 'https://mirror.example.org/nixos-infect', sha256: 'c'.repeat(64) },
+      // (nixos-unstable's release is not known in advance: the hive needs the host's stateVersion.)
+      nixChannel: 'nixos-unstable', stateVersion: '26.11', installer: { url: 'https://mirror.example.org/nixos-infect', sha256: 'c'.repeat(64) },
     }, validFleet({ installer: { url: 'https://fleet.example.org/infect', sha256: 'd'.repeat(64) } })));
     const web = asRun(j.resource.terraform_data['nixos_install_web-1']);
     expect(web).toContain("nix_channel='nixos-unstable'");

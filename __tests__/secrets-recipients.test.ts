@@ -27,13 +27,16 @@ import {
   UsageError,
   parseAddressOverride,
   parseAdmins,
+  hostOutputsOf,
   parseArgs,
-  parseHostOutputs,
   pathRegexFor,
   renderSopsConfig,
+  resolveEndpoints,
   run,
   splitSopsConfig,
 } from '../scripts/secrets-recipients';
+import { parseCdktfOutputsFile, parseTerraformOutputJson } from '../scripts/lib/outputs';
+import { HETZNER_HOST, validFleet } from './support/fleet';
 import { onPath } from './support/process';
 import { realTools } from './support/real-tools';
 
@@ -100,12 +103,17 @@ describe('pure parts', () => {
     expect(() => parseArgs(['web-1'])).toThrow(/unknown argument "web-1"/);
   });
 
-  test('outputs: the `cdktf output --outputs-file` shape and the `terraform output -json` shape', () => {
-    const values = { cloud: 'hetzner', public_ipv4: '198.51.100.1', public_ipv6: '2001:db8::1', ssh_port: 22, ssh_user: 'root' };
-    const expected = new Map([['web-1', { publicIpv4: '198.51.100.1', publicIpv6: '2001:db8::1', sshPort: 22 }]]);
-    expect(parseHostOutputs({ fleet: { 'host_web-1': values, hive_nix: 'x' } }, 'fleet')).toEqual(expected);
-    expect(parseHostOutputs({ 'host_web-1': { sensitive: false, type: ['object', {}], value: values } }, 'fleet')).toEqual(expected);
-    expect(() => parseHostOutputs({ other: { 'host_web-1': values } }, 'fleet')).toThrow(/no outputs of stack "fleet"/);
+  test('outputs: read by the shared reader (scripts/lib/outputs.ts), both shapes; a cloud host is scanned at its SSH address', () => {
+    const values = { cloud: 'hetzner', public_ipv4: '198.51.100.1', public_ipv6: '2001:db8::1', ssh_address: '198.51.100.1', ssh_port: 22, ssh_user: 'root' };
+    const fromFile = hostOutputsOf(parseCdktfOutputsFile(JSON.stringify({ fleet: { 'host_web-1': values, hive_nix: 'x' } }), 'fleet', 'outputs.json'));
+    const fromTerraform = hostOutputsOf(parseTerraformOutputJson(
+      JSON.stringify({ 'host_web-1': { sensitive: false, type: ['object', {}], value: values } }), 'fleet', 'terraform output'));
+    for (const outputs of [fromFile, fromTerraform]) {
+      expect(outputs.get('web-1')).toMatchObject({ publicIpv4: '198.51.100.1', publicIpv6: '2001:db8::1', sshPort: 22, sshAddress: '198.51.100.1' });
+      const fleet = { ...validFleet(), hosts: [HETZNER_HOST] };
+      expect(resolveEndpoints(fleet, new Map(), () => outputs)).toEqual([{ name: 'web-1', endpoint: { host: '198.51.100.1', port: 22 } }]);
+    }
+    expect(() => parseCdktfOutputsFile(JSON.stringify({ other: { 'host_web-1': values } }), 'fleet', 'outputs.json')).toThrow(/has no stack "fleet"/);
   });
 
   test('path_regex matches the host file whether sops sees it relative to secrets/ or to the project root', () => {

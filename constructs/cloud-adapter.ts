@@ -9,7 +9,7 @@
  */
 import { Construct } from 'constructs';
 import { ITerraformDependable } from 'cdktf';
-import { CloudName, FleetDeclaration, FirewallRule, HostDeclaration } from './fleet-declaration';
+import { CloudName, FleetDeclaration, FirewallRule, HostDeclaration, HostSystem } from './fleet-declaration';
 import { FieldSpecs, Problems } from './validation';
 
 /** What the hive needs to fix the host's private network after nixos-infect. */
@@ -36,6 +36,8 @@ export interface ProvisionedHost {
   readonly cloud: CloudName;
   /** Location / region / `existing`. */
   readonly location: string;
+  /** The host's platform (Hetzner CAX types are aarch64-linux); the hive sets nixpkgs.hostPlatform from it. */
+  readonly system: HostSystem;
   readonly tags: string[];
   /** Address SSH (install, Colmena) connects to. */
   readonly sshAddress: string;
@@ -57,13 +59,6 @@ export interface ProvisionedHost {
   readonly installAfter: ITerraformDependable[];
   /** True when the host runs NixOS already and must not be installed. */
   readonly alreadyNixos: boolean;
-  /**
-   * The host's Nix system (`x86_64-linux`, `aarch64-linux`), when the cloud
-   * says (from its catalogue: Hetzner `cax*` types are arm64). The hive may
-   * use it for the node's platform.
-   * @default - not known (an existing machine)
-   */
-  readonly nixSystem?: string;
   /**
    * SSH host public key the install must see, when known in advance.
    * @default - not checked

@@ -1,29 +1,33 @@
 /**
  * ColmenaHive: the generated hive.nix, as the stack output `hive_nix`.
  *
- * `npm run hive` writes the output to hive.nix at the project root, next to
- * hosts/ (modules, and the facts copied from each host), secrets/ and the pins
- * nixpkgs.json / sops-nix.json; `colmena apply` (Colmena 0.4) deploys it.
- * Addresses are Terraform references, substituted when Terraform computes the
- * output, so the hive is complete only after `cdktf deploy`.
+ * The hive is data: `import ./nix/hive.nix { fleet = ...; hosts = ...; }`.
+ * All its Nix logic lives in nix/ (the builder and its modules), which a Nix
+ * user reads, changes and tests as Nix. `npm run hive` writes the output to
+ * hive.nix at the project root, next to nix/, hosts/ (modules, and the facts
+ * copied from each host), secrets/ and the pins nixpkgs.json / sops-nix.json;
+ * `colmena apply` (Colmena 0.4 or 0.5) deploys it. Addresses are Terraform
+ * references, substituted when Terraform computes the output, so the hive is
+ * complete only after `cdktf deploy`.
  *
  * Every value enters the Nix text through constructs/nix.ts (Nix escaping),
  * and the finished text passes once through `terraformTemplateSafe`
- * (Terraform escaping) — see that file for the two layers.
+ * (Terraform escaping) — see that file for the two layers. Its only `${` are
+ * the Terraform references of computed addresses; Nix antiquotations live in
+ * the static files, which Terraform never sees.
  */
 import { Construct } from 'constructs';
 import { Fn, ITerraformDependable, TerraformLocal, TerraformOutput, Token, dependable } from 'cdktf';
 import { ProvisionedHost } from './cloud-adapter';
-import { DEFAULT_NIX_CHANNEL, FleetDeclaration } from './fleet-declaration';
-import {
-  NixExpr, NixValue, isNixRelativePath, nix, nixAttrName, nixAttrs, nixComment, nixPath, nixString, terraformTemplateSafe,
-  toNix,
-} from './nix';
-import { PRIVATE_NETWORK_ASSUMPTIONS, privateNetworkSettings, renderPrivateNetworkModule } from './private-network-module';
+import { DEFAULT_NIX_CHANNEL, FleetDeclaration, HOST_SYSTEMS, HostDeclaration } from './fleet-declaration';
+import { NixValue, isNixRelativePath, nix, nixAttrs, nixComment, nixPath, terraformTemplateSafe } from './nix';
 import { CHANNEL_PATTERN, Problems, hostWhere, isDnsLabel, show } from './validation';
 
 /** The stack output holding hive.nix. */
 export const HIVE_OUTPUT_NAME = 'hive_nix';
+
+/** system.stateVersion: a NixOS release (YY.05 and YY.11; YY.03 and YY.09 before 20.09). */
+const STATE_VERSION_PATTERN = /^\d\d\.(03|05|09|11)$/;
 
 /** Node names Colmena reserves for itself. */
 export const COLMENA_RESERVED_NAMES: readonly string[] = ['meta', 'defaults', 'network'];
@@ -75,7 +79,7 @@ export class ColmenaHive extends Construct {
     this.parts.overrideLogicalId('hive_nix_parts');
     this.output = new TerraformOutput(this, HIVE_OUTPUT_NAME, {
       staticId: true,
-      description: 'hive.nix for Colmena: `npm run hive` writes it next to hosts/',
+      description: 'hive.nix for Colmena: `npm run hive` writes it next to nix/ and hosts/',
       value: Fn.join('', Token.asList(this.parts.expression)),
       // cdktf 0.21 writes an output's depends_on entries as "${type.name}",
       // which Terraform rejects ("A single static variable reference is
@@ -102,9 +106,17 @@ export function splitAfterTokens(text: string): string[] {
   return parts;
 }
 
+/** The static hive builder, relative to the project root (next to hive.nix). */
+export const HIVE_BUILDER = 'nix/hive.nix';
+
+/** deployment.sshOptions with Colmena 0.5 unless the fleet says otherwise (colmena#166, #303: hangs on a host that went away). */
+export const DEFAULT_COLMENA_SSH_OPTIONS: readonly string[] = ['-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=4'];
+
 /**
- * Renders hive.nix (Nix source; cdktf tokens stay in it as tokens). Pure:
- * tests render literal values and evaluate the result with nix-instantiate.
+ * Renders hive.nix (Nix source; cdktf tokens stay in it as tokens): a comment
+ * and `import ./nix/hive.nix { fleet = ...; hosts = ...; }`, every value
+ * rendered by constructs/nix.ts. Pure: tests render literal values and
+ * evaluate the result with nix-instantiate.
  */
 export function renderHive(options: HiveRenderOptions): string {
   const { fleet, hosts } = options;
@@ -112,130 +124,93 @@ export function renderHive(options: HiveRenderOptions): string {
   validateHiveOptions(options, pinFile);
   const channel = fleet.nixChannel ?? DEFAULT_NIX_CHANNEL;
   const description = options.description ?? `nixos-fleet ${JSON.stringify(fleet.name)}`;
-
-  const nodes = hosts.map((host) => {
-    const decl = fleet.hosts.find((h) => h.name === host.name)!;
-    return nix`${nixAttrName(host.name)} = ${renderNode(host, decl.module ?? `hosts/${host.name}.nix`, decl.buildOnTarget)};`;
-  });
+  const sshOptions = colmenaSshOptions(fleet);
 
   const header = nixComment(`hive.nix: the Colmena hive of the nixos-fleet fleet ${JSON.stringify(fleet.name)}.
 
 GENERATED FILE, DO NOT EDIT: it is overwritten every time it is generated.
-Change main.ts or hosts/*.nix instead, then regenerate:
+It is data only: what the stack knows about each host, handed to ./${HIVE_BUILDER},
+which builds the hive (read it and ./nix/modules to see what each host gets).
+Change main.ts, hosts/*.nix or nix/ instead, then regenerate:
   npx cdktf deploy     (the stack output ${HIVE_OUTPUT_NAME})
   npm run hive         (writes this file, copies hosts/<name>/{hardware-configuration,networking}.nix)
-  colmena apply        (Colmena 0.4)
-Next to it: hosts/common.nix (every host), hosts/<name>.nix (one host),
-hosts/<name>/ (facts copied from the host), ${pinFile} (nixpkgs pin),
+  colmena apply        (Colmena ${fleet.colmena?.version ?? '0.4'})
+Next to it: nix/ (the builder), hosts/common.nix (every host), hosts/<name>.nix
+(one host), hosts/<name>/ (facts copied from the host), ${pinFile} (nixpkgs pin),
 secrets/<name>.yaml with sops-nix.json (sops-nix pin).`);
 
-  const text = nix`${header}
-let
-  # sops-nix's NixOS module at the revision pinned in ./sops-nix.json
-  # ({ "rev", "sha256" }); only fetched for hosts that have secrets.
-  sopsNixModule =
-    if builtins.pathExists ./sops-nix.json then
-      let pin = builtins.fromJSON (builtins.readFile ./sops-nix.json); in
-      (builtins.fetchTarball {
-        url = "https://github.com/Mic92/sops-nix/archive/\${pin.rev}.tar.gz";
-        sha256 = pin.sha256;
-      }) + "/modules/sops"
-    else
-      throw "nixos-fleet: secrets/ has a host's secrets file but sops-nix.json (the sops-nix pin: { \\"rev\\": ..., \\"sha256\\": ... }) is missing; restore it from the template";
-
-  # A host with ./secrets/<name>.yaml decrypts it with its SSH host key.
-  hostSecrets = secrets: [
-    sopsNixModule
-    {
-      sops.defaultSopsFile = secrets;
-      sops.age.sshKeyPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
-    }
-  ];
-
-  # Stands in for host facts that are not there yet. It keeps \`deployment\`
-  # readable (Colmena evaluates every node's deployment to select hosts by tag,
-  # and collects all imports to do so, so a throw in imports would break every
-  # command for every host), but building the host stops with this message
-  # instead of producing a system without its boot loader, file systems or
-  # addresses: every build reads fileSystems.
-  missingHostFacts = host: missing: {
-    fileSystems = throw ("nixos-fleet: cannot build host " + host + ": missing "
-      + builtins.concatStringsSep " and " (map toString missing)
-      + " (its boot loader, file systems and network addresses). Run \`npm run hive\` to copy them from the host.");
-  };
-
-  # A node's imports: its module, the facts \`npm run hive\` copied from the host
-  # (/etc/nixos/hardware-configuration.nix and networking.nix, written by the
-  # installer), and sops-nix when the host has secrets.
-  hostImports = { host, module, hardware, networking, secrets }:
-    let
-      missing = builtins.filter (file: !(builtins.pathExists file)) [ hardware networking ];
-    in
-    [
-      (if builtins.pathExists module then module
-       else throw ("nixos-fleet: host " + host + ": its module " + toString module + " does not exist"))
-    ]
-    ++ (if missing == [ ] then [ hardware networking ] else [ (missingHostFacts host missing) ])
-    ++ (if builtins.pathExists secrets then hostSecrets secrets else [ ]);
-
-  ${nixComment(PRIVATE_NETWORK_ASSUMPTIONS)}
-  fleetPrivateNetwork =
-    ${renderPrivateNetworkModule()};
-in
-{
-  meta = {
-    description = ${nixString(description)};
-    ${nixComment(`The nixpkgs every host is built from: the revision pinned in ./${pinFile},
-else the channel's current tarball (unpinned, with a warning). Lazy: nothing is
-fetched until Colmena evaluates a host.`)}
-    nixpkgs =
-      if builtins.pathExists ${nixPath(pinFile)} then
-        let pin = builtins.fromJSON (builtins.readFile ${nixPath(pinFile)}); in
-        import (builtins.fetchTarball {
-          url = "https://github.com/NixOS/nixpkgs/archive/\${pin.rev}.tar.gz";
-          sha256 = pin.sha256;
-        }) { }
-      else
-        builtins.trace ${nixString(`warning: ${pinFile} not found; building from the unpinned channel ${channel}. Pin it: write ${pinFile} as { "channel": "${channel}", "rev": "<commit>", "sha256": "<nix-prefetch-url --unpack hash>" }.`)}
-          (import (builtins.fetchTarball ${nixString(`https://nixos.org/channels/${channel}/nixexprs.tar.xz`)}) { });
-  };
-
-  defaults = {
-    imports = [ ./hosts/common.nix fleetPrivateNetwork ];
-    # The fleet's admin keys (main.ts): the first \`colmena apply\` keeps root reachable.
-    users.users.root.openssh.authorizedKeys.keys = ${toNix(fleet.adminSshKeys.map((k) => k.trim()))};
-  };
-
-  ${NixExpr.raw(nodes.map((n) => n.code).join('\n\n'))}
+  const fleetData = nixAttrs([
+    ['description', description],
+    ['channel', channel],
+    ['nixpkgsPin', nixPath(pinFile)],
+    ['sopsNixPin', nixPath('sops-nix.json')],
+    ['commonModule', nixPath('hosts/common.nix')],
+    ['adminSshKeys', fleet.adminSshKeys.map((k) => k.trim())],
+  ]);
+  const hostsData = nixAttrs(hosts.map((host) => {
+    const decl = fleet.hosts.find((h) => h.name === host.name)!;
+    return [host.name, hostData(host, decl, fleet, sshOptions)] as const;
+  }));
+  return nix`${header}
+import ${nixPath(HIVE_BUILDER)} {
+  fleet = ${fleetData};
+  hosts = ${hostsData};
 }
-`;
-  return text.code;
+`.code;
 }
 
-function renderNode(host: ProvisionedHost, module: string, buildOnTarget: boolean | undefined): NixExpr {
-  const tags = [...new Set([host.cloud, host.location, ...host.tags])];
-  const deployment: Record<string, NixValue | undefined> = {
-    // Public IPv4 for cloud hosts; an existing host's address as given (IPv4, IPv6 or DNS name).
+/** One host's entry in `hosts`: plain data (see the header of nix/hive.nix). */
+function hostData(host: ProvisionedHost, decl: HostDeclaration, fleet: FleetDeclaration, sshOptions: readonly string[] | undefined): NixValue {
+  const module = decl.module ?? `hosts/${host.name}.nix`;
+  return {
+    system: host.system,
+    stateVersion: stateVersionOf(decl, fleet)!,
+    // Public IPv4 for cloud hosts; an existing host's address as given (IPv4,
+    // IPv6 without brackets, or a DNS name).
     targetHost: host.sshAddress,
     targetUser: host.sshUser,
     targetPort: host.sshPort,
-    tags,
-    buildOnTarget,
-  };
-  const imports = toNix({
-    host: host.name,
+    tags: [...new Set([host.cloud, host.location, ...host.tags])],
+    buildOnTarget: decl.buildOnTarget ?? null,
+    sshOptions: sshOptions ? [...(decl.sshOptions ?? sshOptions)] : null,
     module: nixPath(module),
     hardware: nixPath(`hosts/${host.name}/hardware-configuration.nix`),
     networking: nixPath(`hosts/${host.name}/networking.nix`),
     secrets: nixPath(`secrets/${host.name}.yaml`),
-  });
-  const body = nixAttrs([
-    ['deployment', deployment],
-    [['networking', 'hostName'], host.name],
-    ['imports', nix`hostImports ${imports}`],
-    [['fleet', 'privateNetwork'], privateNetworkSettings(host)],
-  ]);
-  return nix`{ name, nodes, pkgs, lib, ... }: ${body}`;
+    privateNetwork: privateNetworkSettings(host) ?? null,
+  };
+}
+
+/** The `fleet.privateNetwork` value of a host (nix/modules/private-network.nix), or undefined without a private network. */
+export function privateNetworkSettings(host: ProvisionedHost): NixValue | undefined {
+  const net = host.privateNetwork;
+  if (!net) return undefined;
+  return {
+    address: host.privateIp,
+    prefixLength: net.prefixLength,
+    routeCidr: net.routeCidr,
+    gateway: net.gateway ?? null,
+    macAddress: net.macAddress ?? null,
+  };
+}
+
+/** `system.stateVersion` of a host: declared, else its channel's release; undefined for nixos-unstable. */
+export function stateVersionOf(decl: HostDeclaration, fleet: FleetDeclaration): string | undefined {
+  if (decl.stateVersion !== undefined) return decl.stateVersion;
+  const channel = decl.nixChannel ?? fleet.nixChannel ?? DEFAULT_NIX_CHANNEL;
+  return /^nixos-(\d\d\.\d\d)$/.exec(channel)?.[1];
+}
+
+/** The sshOptions every node gets, or undefined when the hive must not set them (Colmena 0.4). */
+export function colmenaSshOptions(fleet: FleetDeclaration): readonly string[] | undefined {
+  if ((fleet.colmena?.version ?? '0.4') === '0.4') return undefined;
+  return fleet.colmena?.sshOptions ?? DEFAULT_COLMENA_SSH_OPTIONS;
+}
+
+const SSH_OPTIONS_SHAPE = 'must be a list of single words (Colmena joins them with spaces for NIX_SSHOPTS), like ["-o", "ServerAliveInterval=15"]';
+
+function isSshOptionList(value: unknown): boolean {
+  return Array.isArray(value) && value.every((o) => typeof o === 'string' && /^\S+$/.test(o));
 }
 
 function validateHiveOptions(options: HiveRenderOptions, pinFile: string): void {
@@ -253,6 +228,17 @@ function validateHiveOptions(options: HiveRenderOptions, pinFile: string): void 
   }
   if (options.description !== undefined && typeof options.description !== 'string') {
     problems.add('hive', 'description', `must be a string, got ${show(options.description)}`);
+  }
+  const colmena = fleet.colmena ?? {};
+  if (colmena.version !== undefined && colmena.version !== '0.4' && colmena.version !== '0.5') {
+    problems.add('fleet', 'colmena.version', `must be "0.4" or "0.5", got ${show(colmena.version)}`);
+  }
+  if (colmena.sshOptions !== undefined) {
+    if ((colmena.version ?? '0.4') === '0.4') {
+      problems.add('fleet', 'colmena.sshOptions', 'needs Colmena 0.5 (colmena.version: "0.5"): Colmena 0.4 has no deployment.sshOptions and refuses the hive');
+    } else if (!isSshOptionList(colmena.sshOptions)) {
+      problems.add('fleet', 'colmena.sshOptions', SSH_OPTIONS_SHAPE);
+    }
   }
   if (!Array.isArray(hosts) || hosts.length === 0) problems.add('hive', 'hosts', 'must list at least one host');
   const seen = new Set<string>();
@@ -277,6 +263,21 @@ function validateHiveOptions(options: HiveRenderOptions, pinFile: string): void 
       problems.add(where, 'module', `must be a relative path to a .nix file inside the project, got ${show(module)}`);
     }
     if (decl.buildOnTarget !== undefined && typeof decl.buildOnTarget !== 'boolean') problems.add(where, 'buildOnTarget', 'must be true or false');
+    if (!HOST_SYSTEMS.includes(host.system)) problems.add(where, 'system', `must be one of ${HOST_SYSTEMS.join(', ')}, got ${show(host.system)}`);
+    if (decl.stateVersion !== undefined && !STATE_VERSION_PATTERN.test(decl.stateVersion)) {
+      problems.add(where, 'stateVersion', `must be a NixOS release "YY.MM" (like "26.05"), got ${show(decl.stateVersion)}`);
+    } else if (stateVersionOf(decl, fleet) === undefined) {
+      problems.add(where, 'stateVersion', 'is required: the host installs from nixos-unstable, whose release is not known in advance; '
+        + 'set it to the release unstable is heading for when the host is installed (e.g. "26.11"), or for an installed host '
+        + 'to the first two numbers of its `nixos-version`');
+    }
+    if (decl.sshOptions !== undefined) {
+      if ((colmena.version ?? '0.4') === '0.4') {
+        problems.add(where, 'sshOptions', 'needs Colmena 0.5 (the fleet\'s colmena.version: "0.5"): Colmena 0.4 has no deployment.sshOptions and refuses the hive');
+      } else if (!isSshOptionList(decl.sshOptions)) {
+        problems.add(where, 'sshOptions', SSH_OPTIONS_SHAPE);
+      }
+    }
     if (typeof host.sshAddress !== 'string' || host.sshAddress === '') problems.add(where, 'sshAddress', 'is empty');
     if (typeof host.sshUser !== 'string' || !/^[a-z_][a-z0-9_-]*$/.test(host.sshUser)) {
       problems.add(where, 'sshUser', `is not a user name: ${show(host.sshUser)}`);
@@ -285,6 +286,9 @@ function validateHiveOptions(options: HiveRenderOptions, pinFile: string): void 
       problems.add(where, 'sshPort', `must be 1-65535, got ${show(host.sshPort)}`);
     }
     if (!Array.isArray(host.tags) || host.tags.some((t) => typeof t !== 'string')) problems.add(where, 'tags', 'must be a list of strings');
+    if (typeof host.sshAddress === 'string' && host.sshAddress.startsWith('[')) {
+      problems.add(where, 'sshAddress', `must be given without brackets (ssh takes an IPv6 address bare), got ${show(host.sshAddress)}`);
+    }
     if (host.privateNetwork && (typeof host.privateIp !== 'string' || host.privateIp === '')) {
       problems.add(where, 'privateIp', 'is empty although the host is on a private network');
     }

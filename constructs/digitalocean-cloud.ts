@@ -214,6 +214,8 @@ export class DigitalOceanCloud extends Construct implements CloudAdapter {
         name: h.name,
         cloud: 'digitalocean',
         location: h.region,
+        // Droplets are x86_64 only.
+        system: 'x86_64-linux',
         tags: [...(h.tags ?? [])],
         sshAddress: ipv4,
         sshUser: 'root',
@@ -225,7 +227,6 @@ export class DigitalOceanCloud extends Construct implements CloudAdapter {
         privateNetwork: { routeCidr: vpcDecl.ipRange, prefixLength: vpcPrefix },
         infectProvider: 'digitalocean',
         // Every droplet size is x86_64 (digitalocean-catalogue.ts).
-        nixSystem: 'x86_64-linux',
         installTrigger: droplets[i].id,
         // The firewall decides whether the install's SSH session (and its
         // downloads) get through: attach it first, not halfway through.

@@ -7,7 +7,7 @@
 import { Construct } from 'constructs';
 import { isIPv4, isIPv6 } from 'net';
 import { CloudAdapter, CloudAdapterProps, CloudDiagram, ProvisionedHost } from './cloud-adapter';
-import { ExistingHost, FleetDeclaration, HostDeclaration } from './fleet-declaration';
+import { ExistingHost, FleetDeclaration, HOST_SYSTEMS, HostDeclaration } from './fleet-declaration';
 import { FieldSpecs, Problems, hostWhere, isDnsName, show, sshPublicKeyProblem } from './validation';
 
 /** Props of ExistingMachines: the shared adapter props (see CloudAdapterProps). */
@@ -41,6 +41,9 @@ export class ExistingMachines extends Construct implements CloudAdapter {
         problems.add(where, 'provider', `must be a nixos-infect PROVIDER value like "hetznercloud" ([a-z0-9]*), got ${show(h.provider)}`);
       }
       if (h.firewallRules?.length) problems.add(where, 'firewallRules', 'cannot be applied to an existing machine: its firewall is yours to manage');
+      if (h.system !== undefined && !HOST_SYSTEMS.includes(h.system)) {
+        problems.add(where, 'system', `must be one of ${HOST_SYSTEMS.join(', ')}, got ${show(h.system)}`);
+      }
       if (h.hostKey !== undefined) {
         const parsed = parseHostKey(h.hostKey, h.address);
         const why = parsed.problem ?? sshPublicKeyProblem(parsed.key);
@@ -76,6 +79,7 @@ export class ExistingMachines extends Construct implements CloudAdapter {
       name: h.name,
       cloud: 'existing',
       location: 'existing',
+      system: h.system ?? 'x86_64-linux',
       tags: [...(h.tags ?? [])],
       sshAddress: h.address,
       sshUser: h.user ?? 'root',

@@ -122,16 +122,53 @@ export interface HostBase {
   readonly install?: InstallSettings;
   /**
    * Build the system on the host instead of the machine running Colmena.
-   * @default false
+   * @default - on the host exactly when its system differs from the one running
+   *   Colmena (an aarch64 host from an x86_64 workstation), else locally
    */
   readonly buildOnTarget?: boolean;
+  /**
+   * `system.stateVersion`: the NixOS release the host was first installed with.
+   * Never raise it on a running host (stateful services keep their formats).
+   * Required with `nixChannel: 'nixos-unstable'`, and worth setting for an
+   * `alreadyNixos` machine (copy it from its /etc/nixos/configuration.nix).
+   * @default the release of the host's channel (`nixos-26.05` → `26.05`)
+   */
+  readonly stateVersion?: string;
+  /**
+   * Extra ssh arguments Colmena uses for this host (`deployment.sshOptions`),
+   * one word per item. Needs `colmena.version: '0.5'`.
+   * @default the fleet's `colmena.sshOptions`
+   */
+  readonly sshOptions?: string[];
+}
+
+/** A host's platform, as Nix names it. */
+export type HostSystem = 'x86_64-linux' | 'aarch64-linux';
+export const HOST_SYSTEMS: readonly HostSystem[] = ['x86_64-linux', 'aarch64-linux'];
+
+/** How the hive talks to Colmena. */
+export interface ColmenaSettings {
+  /**
+   * The Colmena release you deploy with: `0.4` or `0.5`. 0.5 accepts per-node
+   * SSH options (`deployment.sshOptions`); 0.4 refuses any hive that sets them.
+   * @default '0.4'
+   */
+  readonly version?: '0.4' | '0.5';
+  /**
+   * Extra ssh arguments for every node (Colmena 0.5 only), one word per item:
+   * `['-o', 'ServerAliveInterval=15']`.
+   * @default - with version '0.5': ServerAliveInterval=15 and ServerAliveCountMax=4, so a
+   *   connection to a host that went away (a reboot during activation) ends in
+   *   about a minute instead of hanging; with '0.4': none (not settable)
+   */
+  readonly sshOptions?: string[];
 }
 
 /** A server created on Hetzner Cloud. */
 export interface HetznerHost extends HostBase {
   readonly cloud: 'hetzner';
   /**
-   * Server type, e.g. `cx23`, `cpx22`, `cax11` (arm64), `ccx13`: one of
+   * Server type, e.g. `cx23`, `cpx22`, `cax11` (arm64: the host is aarch64-linux), `ccx13`: one of
    * constructs/hetzner-catalogue.ts. Retired types are refused with their successor.
    */
   readonly serverType: string;
@@ -217,6 +254,11 @@ export interface ExistingHost extends HostBase {
    * @default - not checked (Terraform does not read known_hosts)
    */
   readonly hostKey?: string;
+  /**
+   * The machine's platform.
+   * @default 'x86_64-linux'
+   */
+  readonly system?: HostSystem;
 }
 
 export type HostDeclaration = HetznerHost | DigitalOceanHost | ExistingHost;
@@ -304,6 +346,11 @@ export interface FleetDeclaration {
    * @default {}
    */
   readonly install?: InstallSettings;
+  /**
+   * Colmena version and its options.
+   * @default - Colmena 0.4, no extra SSH options
+   */
+  readonly colmena?: ColmenaSettings;
   /**
    * Hetzner private network. Required when any host is on Hetzner.
    * @default - none

@@ -15,6 +15,7 @@
  * per-location `deprecation`; GET /locations: `network_zone`), and the hcloud
  * provider v1.68 docs (it warns on deprecated types, fails on unavailable ones).
  */
+import { HostSystem } from './fleet-declaration';
 
 /** When this catalogue was last checked against Hetzner's own lists. */
 export const HETZNER_CATALOGUE_DATE = '2026-12-01';
@@ -31,7 +32,7 @@ export const HETZNER_LOCATIONS: readonly string[] = Object.values(HETZNER_ZONES)
 
 /** CPU architecture as Hetzner names it (`x86`, `arm`), with the Nix system it runs. */
 export type HetznerArchitecture = 'x86' | 'arm';
-export const NIX_SYSTEM_OF_ARCHITECTURE: Readonly<Record<HetznerArchitecture, string>> = {
+export const NIX_SYSTEM_OF_ARCHITECTURE: Readonly<Record<HetznerArchitecture, HostSystem>> = {
   x86: 'x86_64-linux',
   arm: 'aarch64-linux',
 };

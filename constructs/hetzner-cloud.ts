@@ -18,7 +18,7 @@ import {
   CloudAdapter, CloudAdapterProps, CloudDiagram, CloudResourceName, ProvisionedHost, baseInboundRules, checkUniqueNames,
   resourceName,
 } from './cloud-adapter';
-import { CloudSshKeys, FirewallRule, FleetDeclaration, HetznerHost, HostDeclaration } from './fleet-declaration';
+import { CloudSshKeys, FirewallRule, FleetDeclaration, HetznerHost, HostDeclaration, HostSystem } from './fleet-declaration';
 import { HETZNER_LOCATIONS, HETZNER_SERVER_TYPES, HETZNER_ZONES, NIX_SYSTEM_OF_ARCHITECTURE, hetznerServerTypeProblem } from './hetzner-catalogue';
 import { terraformLiteral, terraformLiteralMap, terraformLiterals } from './terraform-literal';
 import {
@@ -40,6 +40,17 @@ const NETWORK_FIELDS: FieldSpecs = {
 
 /** The base image nixos-infect converts, unless a host sets `image`. */
 export const HETZNER_DEFAULT_IMAGE = 'debian-12';
+
+/**
+ * The platform of a Hetzner server type, from the catalogue. A type the
+ * catalogue does not list yet (allowUncataloguedType) goes by its line: CAX is
+ * Ampere (arm64), every other line (CX, CPX, CCX) x86_64.
+ */
+export function hetznerSystem(serverType: string): HostSystem {
+  const known = HETZNER_SERVER_TYPES[serverType];
+  if (known) return NIX_SYSTEM_OF_ARCHITECTURE[known.architecture];
+  return serverType.startsWith('cax') ? 'aarch64-linux' : 'x86_64-linux';
+}
 
 /** Props of HetznerCloud: the shared adapter props (see CloudAdapterProps). */
 export type HetznerCloudProps = CloudAdapterProps;
@@ -224,6 +235,7 @@ export class HetznerCloud extends Construct implements CloudAdapter {
         name: h.name,
         cloud: 'hetzner',
         location: h.location,
+        system: hetznerSystem(h.serverType),
         tags: [...(h.tags ?? [])],
         sshAddress: ipv4,
         sshUser: 'root',
@@ -234,7 +246,6 @@ export class HetznerCloud extends Construct implements CloudAdapter {
         privateNetwork: { routeCidr: net.ipRange, gateway: intToIpv4(range.network + 1), prefixLength: 32 },
         infectProvider: 'hetznercloud',
         // An uncatalogued type (allowUncataloguedType) has no known architecture.
-        ...(HETZNER_SERVER_TYPES[h.serverType] ? { nixSystem: NIX_SYSTEM_OF_ARCHITECTURE[HETZNER_SERVER_TYPES[h.serverType].architecture] } : {}),
         installTrigger: server.id,
         installAfter: [server],
         alreadyNixos: false,

@@ -1,4 +1,4 @@
-# The base of every host: imported by hive.nix's `defaults`, before the
+# The base of every host: imported by the hive's `defaults` (nix/hive.nix), before the
 # host's own module (hosts/<name>.nix). Keep it small and safe to change.
 { config, lib, pkgs, ... }:
 {
@@ -36,12 +36,22 @@
     vim
   ];
 
-  # The NixOS release the hosts were FIRST installed with (the fleet's
-  # nixChannel when `cdktf deploy` ran nixos-infect), not the release they run.
-  # Stateful services (PostgreSQL's data directory format, state paths, ...)
-  # choose their on-disk formats from it; changing it on a running host can
-  # make them unable to read their own data. Do not raise it when you upgrade
-  # nixpkgs. A host installed later from a newer channel can set its own value
-  # in hosts/<name>.nix (this one is only a default).
-  system.stateVersion = lib.mkDefault "26.05";
+  # What nixos-infect's /etc/nixos/configuration.nix set, and the hive would
+  # otherwise drop (it replaces that file; hardware-configuration.nix and
+  # networking.nix come along as hosts/<name>/):
+  # - /tmp emptied at boot: kept (nothing should rely on /tmp surviving).
+  boot.tmp.cleanOnBoot = lib.mkDefault true;
+  # - zram swap: kept. Small cloud servers have no swap partition, and zram
+  #   gives them some headroom for builds and `colmena apply` (a host whose
+  #   disk had a swap partition gets swapDevices from its hardware-configuration.nix).
+  zramSwap.enable = lib.mkDefault true;
+  # - networking.hostName: set by the hive from the host's name.
+  # - networking.domain: dropped (cloud hosts have none); set it per host if you use one.
+  # - services.openssh and root's authorized keys: above, and from main.ts's adminSshKeys.
+  # - system.stateVersion: set per host by the hive (nix/hive.nix) to the
+  #   release of the channel the host was installed from, not the "23.11"
+  #   nixos-infect writes: the first boot runs only a minimal system, and the
+  #   stateful services (PostgreSQL's data directory format, ...) first start
+  #   under the hive's configuration. Never raise it on a running host; a host
+  #   may set its own value in hosts/<name>.nix (or `stateVersion` in main.ts).
 }

@@ -19,7 +19,7 @@ in
     '';
   };
 
-  # The private address is set by fleet-private-network.service (see hive.nix);
+  # The private address is set by fleet-private-network.service (nix/modules/private-network.nix);
   # PostgreSQL cannot bind it before it exists.
   systemd.services.postgresql = {
     after = [ "fleet-private-network.service" ];

@@ -4,7 +4,8 @@
  * Run it on your machine after `cdktf deploy`, in the project directory:
  *  1. reads the stack outputs (`terraform output -json` in
  *     cdktf.out/stacks/<stack>, or a `cdktf output --outputs-file` file);
- *  2. writes ./hive.nix from the output `hive_nix`;
+ *  2. writes ./hive.nix from the output `hive_nix` (data for the builder
+ *     ./nix/hive.nix, which it imports: hive.nix must stay next to nix/);
  *  3. copies each host's installer-generated /etc/nixos/hardware-configuration.nix
  *     and /etc/nixos/networking.nix into hosts/<name>/ (commit them: a deployed
  *     hive replaces /etc/nixos, and without these the host does not boot).
@@ -25,6 +26,12 @@ import { SshError, SshOptions, describeTarget, fetchRemoteFiles } from './lib/ss
 
 /** The stack output holding the generated hive.nix text. */
 export const HIVE_OUTPUT = 'hive_nix';
+/**
+ * The static builder the written hive.nix imports, relative to it (the same
+ * as HIVE_BUILDER in constructs/colmena-hive.ts, which this script does not
+ * import: that would load cdktf for nothing).
+ */
+export const HIVE_BUILDER = 'nix/hive.nix';
 /** The files copied from each host, by their name in /etc/nixos and hosts/<name>/. */
 export const HARDWARE_FILE = 'hardware-configuration.nix';
 export const NETWORKING_FILE = 'networking.nix';
@@ -123,26 +130,14 @@ export type HostOutcome =
   | { readonly host: string; readonly status: 'failed'; readonly reason: string };
 
 /**
- * What hosts/<name>/networking.nix says for a host that has no
- * /etc/nixos/networking.nix: machines you brought (cloud "existing") that were
- * not converted by nixos-infect with network configuration get their
- * addresses some other way (DHCP, their own configuration).
+ * What hosts/<name>/networking.nix becomes for a machine you brought (cloud
+ * "existing") that has no /etc/nixos/networking.nix: the template
+ * nix/templates/empty-networking.nix of the project.
  */
-export function emptyNetworkingModule(host: string): string {
-  return [
-    `# Host "${host}" had no /etc/nixos/networking.nix when \`npm run hive\` ran:`,
-    '# its installer did not write a static network configuration.',
-    '# If the host needs static addresses or routes, declare them here; they',
-    '# are part of every `colmena apply` to this host.',
-    '{ ... }:',
-    '{',
-    '}',
-    '',
-  ].join('\n');
-}
+export const EMPTY_NETWORKING_TEMPLATE = 'nix/templates/empty-networking.nix';
 
 /** Copies the host files of one host into `hostDir` as needed. Never throws. */
-export async function fetchHostFiles(host: HostFacts, hostDir: string, options: HiveOptions): Promise<HostOutcome> {
+export async function fetchHostFiles(host: HostFacts, hostDir: string, options: HiveOptions, projectDir: string): Promise<HostOutcome> {
   try {
     const wanted = HOST_FILES.filter((f) => options.refresh || !fs.existsSync(path.join(hostDir, f)));
     if (wanted.length === 0) return { host: host.name, status: 'present' };
@@ -159,7 +154,7 @@ export async function fetchHostFiles(host: HostFacts, hostDir: string, options: 
       const content = remote.get(remotePath(f));
       if (content === null || content === undefined) {
         if (f === NETWORKING_FILE && host.cloud === 'existing') {
-          files.push({ path: path.join(hostDir, f), data: emptyNetworkingModule(host.name) });
+          files.push({ path: path.join(hostDir, f), data: fs.readFileSync(path.join(projectDir, EMPTY_NETWORKING_TEMPLATE)) });
           note = `${describeTarget(target)} has no ${remotePath(f)}: wrote an empty ${f}, check the host's network settings`;
           continue;
         }
@@ -235,10 +230,15 @@ export async function runHive(argv: string[], projectDir = process.cwd()): Promi
   const hivePath = path.join(projectDir, 'hive.nix');
   writeFileAtomic(hivePath, hiveText.endsWith('\n') ? hiveText : `${hiveText}\n`);
   console.log(`hive.nix written (output "${HIVE_OUTPUT}" of stack "${options.stack}")`);
+  // hive.nix is data for the builder next to it; without nix/ Colmena cannot evaluate it.
+  if (!fs.existsSync(path.join(projectDir, HIVE_BUILDER))) {
+    console.error(`hive: warning: hive.nix imports ./${HIVE_BUILDER}, which is not in ${projectDir}: `
+      + 'run `npm run hive` in the project (next to nix/), or restore nix/ from the template');
+  }
 
   const opts = options;
   const outcomes = await mapLimit(hosts, opts.jobs, async (host) => {
-    const outcome = await fetchHostFiles(host, path.join(projectDir, 'hosts', host.name), opts);
+    const outcome = await fetchHostFiles(host, path.join(projectDir, 'hosts', host.name), opts, projectDir);
     // One line per host as it finishes, so a slow host does not hide the others.
     (outcome.status === 'failed' ? console.error : console.log)(describeOutcome(outcome));
     return outcome;

@@ -24,7 +24,7 @@
  * with the host's (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the
  * host, or your known_hosts) before encrypting anything for it.
  */
-import { spawn, spawnSync } from 'child_process';
+import { spawn } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as net from 'net';
@@ -32,6 +32,7 @@ import * as path from 'path';
 import { Alias, Document, Scalar, YAMLMap, YAMLSeq, isScalar, isSeq, parseDocument } from 'yaml';
 import type { FleetDeclaration } from '../constructs/fleet-declaration';
 import { SshKeyError, ed25519PublicKeyFromLine, ed25519PublicKeyToAgeRecipient, isAgeRecipient } from './lib/age-recipient';
+import { HostFacts, OutputsError, StackOutputs, hostFacts, readStackOutputs } from './lib/outputs';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
 
@@ -174,59 +175,25 @@ export function parseArgs(argv: string[]): RecipientsOptions | 'help' {
 // Addresses
 // ---------------------------------------------------------------------------
 
-/** Per-host facts from the stack outputs (the `host_<name>` outputs of FleetStack). */
-export type HostOutputs = ReadonlyMap<string, { readonly publicIpv4: string; readonly publicIpv6: string; readonly sshPort: number }>;
+/** Per-host facts from the stack outputs (the `host_<name>` outputs of FleetStack), by host name. */
+export type HostOutputs = ReadonlyMap<string, HostFacts>;
+
+/** The host facts of read stack outputs, by host name. */
+export function hostOutputsOf(outputs: StackOutputs): HostOutputs {
+  return new Map(hostFacts(outputs).map((h) => [h.name, h]));
+}
 
 /**
- * Reads the `host_<name>` outputs of one stack from either shape:
- * `cdktf output --outputs-file` (`{ "<stack>": { "host_x": { ...value } } }`) or
- * `terraform output -json` (`{ "host_x": { "value": {...}, "type": ..., "sensitive": false } }`).
+ * The stack outputs, read like `npm run hive` reads them (scripts/lib/outputs.ts):
+ * the --outputs file (`cdktf output --outputs-file`), or `terraform output -json`
+ * ($TERRAFORM_BINARY_NAME, e.g. tofu) in the synthesized stack.
  */
-export function parseHostOutputs(json: unknown, stack: string): HostOutputs {
-  if (!isRecord(json)) throw new UsageError('the outputs are not a JSON object');
-  const perStack = isRecord(json[stack]) ? json[stack] : json;
-  const result = new Map<string, { publicIpv4: string; publicIpv6: string; sshPort: number }>();
-  for (const [key, raw] of Object.entries(perStack as Record<string, unknown>)) {
-    if (!key.startsWith('host_')) continue;
-    const value = isRecord(raw) && 'value' in raw && ('sensitive' in raw || 'type' in raw) ? raw.value : raw;
-    if (!isRecord(value)) continue;
-    result.set(key.slice('host_'.length), {
-      publicIpv4: typeof value.public_ipv4 === 'string' ? value.public_ipv4 : '',
-      publicIpv6: typeof value.public_ipv6 === 'string' ? value.public_ipv6 : '',
-      sshPort: typeof value.ssh_port === 'number' ? value.ssh_port : 22,
-    });
-  }
-  if (result.size === 0 && !isRecord(json[stack])) {
-    throw new UsageError(`no outputs of stack "${stack}" (not deployed yet, or another --stack?)`);
-  }
-  return result;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Outputs from the file given, or from `terraform output -json` in the synthesized stack. */
-function loadHostOutputs(options: RecipientsOptions): HostOutputs {
-  if (options.outputsFile) {
-    let text: string;
-    try {
-      text = fs.readFileSync(options.outputsFile, 'utf8');
-    } catch (e) {
-      throw new UsageError(`cannot read --outputs ${options.outputsFile}: ${(e as Error).message}`);
-    }
-    return parseHostOutputs(JSON.parse(text), options.stack);
-  }
-  const stackDir = path.join(options.cdktfOut, 'stacks', options.stack);
-  if (!fs.existsSync(stackDir)) {
-    throw new UsageError(`${displayPath(stackDir)} does not exist: deploy first, or pass --outputs FILE (cdktf output --outputs-file FILE)`);
-  }
-  const run = spawnSync('terraform', ['output', '-json'], { cwd: stackDir, encoding: 'utf8', timeout: 120_000 });
-  if (run.error || run.status !== 0) {
-    const why = run.error?.message ?? firstLine(run.stderr) ?? `exit status ${run.status}`;
-    throw new UsageError(`terraform output -json in ${displayPath(stackDir)} failed: ${why}`);
-  }
-  return parseHostOutputs(JSON.parse(run.stdout), options.stack);
+async function loadHostOutputs(options: RecipientsOptions): Promise<HostOutputs> {
+  return hostOutputsOf(await readStackOutputs({
+    stack: options.stack,
+    outputsFile: options.outputsFile,
+    stackDir: path.join(options.cdktfOut, 'stacks', options.stack),
+  }));
 }
 
 /** Where to scan each host, or why we cannot. Declaration order. */
@@ -255,7 +222,7 @@ export function resolveEndpoints(
     if (!facts) {
       return { name: host.name, problem: loadProblem ?? `no host_${host.name} output in the stack outputs (not deployed yet?)` };
     }
-    const address = facts.publicIpv4 || facts.publicIpv6;
+    const address = facts.sshAddress;
     if (!address) return { name: host.name, problem: `the host_${host.name} output has no public address` };
     return { name: host.name, endpoint: { host: address, port: facts.sshPort } };
   });
@@ -586,7 +553,21 @@ export async function run(argv: string[], log: (line: string) => void = console.
     throw e;
   }
 
-  const targets = resolveEndpoints(fleet, options.addresses, () => loadHostOutputs(options));
+  // Only cloud hosts without --address need the outputs: read them once, only then.
+  let outputs: HostOutputs | undefined;
+  let outputsProblem: string | undefined;
+  if (fleet.hosts.some((h) => h.cloud !== 'existing' && !options.addresses.has(h.name))) {
+    try {
+      outputs = await loadHostOutputs(options);
+    } catch (e) {
+      if (!(e instanceof OutputsError)) throw e;
+      outputsProblem = e.message;
+    }
+  }
+  const targets = resolveEndpoints(fleet, options.addresses, () => {
+    if (outputs === undefined) throw new Error(outputsProblem ?? 'the stack outputs were not read');
+    return outputs;
+  });
   const width = Math.max(...targets.map((t) => t.name.length), 1);
   const results = await Promise.all(
     targets.map(async (t): Promise<ScanOutcome> => {
@@ -649,11 +630,6 @@ export async function run(argv: string[], log: (line: string) => void = console.
 function displayPath(file: string): string {
   const relative = path.relative(process.cwd(), file);
   return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
-}
-
-function firstLine(text: string | null | undefined): string | undefined {
-  const line = (text ?? '').split('\n').map((l) => l.trim()).find((l) => l !== '');
-  return line;
 }
 
 if (require.main === module) {

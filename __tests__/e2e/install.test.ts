@@ -19,6 +19,8 @@ import * as os from 'os';
 import { nixEval } from '../support/nix-tools';
 import { runProjectScript } from '../support/process';
 
+const REPO_ROOT = path.resolve(__dirname, '../..');
+
 
 const pre = prerequisites();
 const inCi = process.env.CI === 'true';
@@ -70,7 +72,8 @@ suite('install on stand-in hosts with real Terraform', () => {
       const decl = declare([
         existing(host('a'), { provider: 'hetznercloud', tags: ['web'], hostKey: host('a').hostPublicKey }),
         existing(host('b'), { provider: 'digitalocean' }),
-        existing(host('c'), { nixChannel: 'nixos-unstable' }),
+        // nixos-unstable's release is not known in advance: the hive needs the host's stateVersion.
+        existing(host('c'), { nixChannel: 'nixos-unstable', stateVersion: '26.11' }),
       ], { nixChannel: 'nixos-26.05', installer });
       dir = synthStack('main', (app) => new FleetStack(app, 'fleet', { fleet: decl }));
       env = terraformEnv({ SSH_AUTH_SOCK: agent!.socket });
@@ -138,6 +141,8 @@ suite('install on stand-in hosts with real Terraform', () => {
       // A user's project dir: the synthesized stack under cdktf.out, as `cdktf deploy` leaves it.
       const project = fs.mkdtempSync(path.join(os.tmpdir(), 'handoff-'));
       fs.symlinkSync(path.dirname(path.dirname(dir)), path.join(project, 'cdktf.out'));
+      // hive.nix imports ./nix/hive.nix: the project has nix/ next to it, as the template does.
+      fs.symlinkSync(path.join(REPO_ROOT, 'nix'), path.join(project, 'nix'));
       const ssh = ['--identity', fleet.clientKeyPath, '--known-hosts', fleet.knownHostsPath, '--ssh-config', '/dev/null'];
       const ok = await runProjectScript('scripts/hive.ts', ssh, { cwd: project });
       expect(ok.stdout + ok.stderr).not.toContain('FAILED');

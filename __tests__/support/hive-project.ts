@@ -1,6 +1,7 @@
 /**
  * A project directory the way a user has it after `npm run hive`: hive.nix at
- * the root next to hosts/*.nix (copied from this repository), sops-nix.json,
+ * the root next to nix/ (the static hive builder) and hosts/*.nix (both
+ * copied from this repository), sops-nix.json,
  * and hosts/<name>/{hardware-configuration,networking}.nix for chosen hosts.
  * Plus the Nix snippets the tests evaluate it with (no nixpkgs here: node
  * functions are called with stub arguments).
@@ -25,6 +26,7 @@ export function makeHiveProject(hiveText: string, options: HiveProjectOptions): 
   for (const file of fs.readdirSync(path.join(REPO, 'hosts')).filter((f) => f.endsWith('.nix'))) {
     fs.copyFileSync(path.join(REPO, 'hosts', file), path.join(dir, 'hosts', file));
   }
+  fs.cpSync(path.join(REPO, 'nix'), path.join(dir, 'nix'), { recursive: true });
   fs.copyFileSync(path.join(REPO, 'sops-nix.json'), path.join(dir, 'sops-nix.json'));
   for (const name of options.factsFor) {
     fs.mkdirSync(path.join(dir, 'hosts', name));
@@ -40,47 +42,25 @@ export function makeHiveProject(hiveText: string, options: HiveProjectOptions): 
   return dir;
 }
 
+/** The stubs the tests evaluate a hive with (no nixpkgs here): see hive-stubs.nix. */
+const HIVE_STUBS = path.join(__dirname, 'hive-stubs.nix');
+
 /**
- * Nix: `hive`, a stub `lib` (mkOption/mkIf/types keep their arguments, like
- * the real ones' data), `node NAME` (the node's module called as Colmena
- * would), and `describe` (paths as strings, inline modules as "<module>").
+ * Nix bindings for a `let`: `hive` (./hive.nix of the directory Nix runs in),
+ * the stand-in `lib`, `node NAME` (the node's module called as Colmena would),
+ * `describe`, `privateNetworkModule`, `evalPrivateNetwork SETTINGS`, `summary`.
  */
 export const HIVE_PRELUDE = `
-  hive = import ./hive.nix;
-  lib = {
-    mkOption = attrs: attrs // { _type = "option"; };
-    mkIf = condition: content: { _type = "if"; inherit condition content; };
-    types = {
-      str = "str";
-      int = "int";
-      nullOr = type: { nullOr = type; };
-      submodule = module: { submodule = module; };
-    };
-  };
-  node = name: hive.\${name} { inherit name lib; nodes = { }; pkgs = { }; };
-  describe = x: if builtins.isPath x then toString x else if builtins.isString x then x else "<module>";
-  privateNetworkModule = builtins.elemAt hive.defaults.imports 1;
-  evalPrivateNetwork = settings: privateNetworkModule {
-    inherit lib;
-    config.fleet.privateNetwork = settings;
-    pkgs = { iproute2 = "/stub/iproute2"; };
-  };
+  inherit (import ${HIVE_STUBS} { hive = import ./hive.nix; }) hive lib node describe privateNetworkModule evalPrivateNetwork summary;
 `;
 
-/** What the tests read back from each node: deployment, host name, private network, imports. */
-export const NODE_SUMMARY = `
-  builtins.mapAttrs (name: _:
-    let n = node name; in {
-      deployment = n.deployment;
-      hostName = n.networking.hostName;
-      privateNetwork = n.fleet.privateNetwork or null;
-      imports = map describe n.imports;
-    }) (removeAttrs hive [ "meta" "defaults" ])
-`;
+/** What the tests read back from each node: deployment, host name, platform, state version, private network, imports. */
+export const NODE_SUMMARY = 'summary';
 
 /** A ProvisionedHost with literal values (what an adapter returns, minus Terraform). */
 export function provisioned(host: Partial<ProvisionedHost> & Pick<ProvisionedHost, 'name' | 'cloud' | 'location' | 'sshAddress'>): ProvisionedHost {
   return {
+    system: 'x86_64-linux',
     tags: [],
     sshUser: 'root',
     sshPort: 22,

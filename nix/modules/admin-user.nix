@@ -1,10 +1,17 @@
-# The fleet's admin login for a host reached as a user other than root.
+# The non-root login user the install and Colmena connect as.
 #
 # nixos-infect's generated configuration declares root alone, and the first
 # NixOS boot moves the old system (/etc, /home, its users) to /old-root: a
 # login user survives only if a module declares it. The install step passes
 # this module (through NIXOS_IMPORT) into the installed configuration, and the
-# hive imports the same file, so the first `colmena apply` keeps the user.
+# hive imports the same file for every host whose SSH user is not root, so the
+# first `colmena apply` keeps the user:
+# - a normal user in "wheel" with the fleet's admin keys;
+# - sudo without a password for wheel (the install escalates with `sudo -n`,
+#   Colmena activates with `sudo -H --`);
+# - trusted by Nix (nix.settings.trusted-users): copying a closure to the host
+#   (nix-copy-closure / `nix copy` over SSH) imports store paths that carry no
+#   signature the host trusts, which only a trusted user may do.
 #
 # Usage: (import ./admin-user.nix { name = "deploy"; authorizedKeys = [ "ssh-ed25519 ..." ]; })
 # Plain attribute sets only (no lib, no pkgs): it must also evaluate with the
@@ -17,8 +24,6 @@
     extraGroups = [ "wheel" ];
     openssh.authorizedKeys.keys = authorizedKeys;
   };
-  # Colmena and the install log in as this user and escalate with `sudo -n`.
   security.sudo.wheelNeedsPassword = false;
-  # `colmena apply` copies closures to the host as this user.
   nix.settings.trusted-users = [ name ];
 }
