@@ -24,6 +24,7 @@ export class ExistingMachines extends Construct implements CloudAdapter {
     provider: { type: 'string' },
     alreadyNixos: { type: 'boolean' },
     hostKey: { type: 'string' },
+    system: { type: 'string' },
   };
 
   public static validate(_fleet: FleetDeclaration, hosts: HostDeclaration[], problems: Problems): void {

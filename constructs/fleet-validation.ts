@@ -27,6 +27,8 @@ const FLEET_FIELDS: FieldSpecs = {
   adminCidrs: { type: 'string[]', required: true },
   firewallRules: { type: 'object[]' },
   installer: { type: 'object' },
+  install: { type: 'object' },
+  colmena: { type: 'object' },
   hetzner: { type: 'object' },
   digitalocean: { type: 'object' },
   hosts: { type: 'object[]', required: true },
@@ -42,6 +44,9 @@ export const HOST_BASE_FIELDS: FieldSpecs = {
   installer: { type: 'object' },
   firewallRules: { type: 'object[]' },
   buildOnTarget: { type: 'boolean' },
+  install: { type: 'object' },
+  stateVersion: { type: 'string' },
+  sshOptions: { type: 'string[]' },
 };
 
 const INSTALLER_FIELDS: FieldSpecs = { url: { type: 'string' }, sha256: { type: 'string' } };
