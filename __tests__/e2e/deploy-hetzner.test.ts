@@ -35,8 +35,9 @@ const suite = missing.length === 0 || inCi ? describe : describe.skip;
 
 jest.setTimeout(900_000);
 
-/** The resources of a fleet's Hetzner adapter and install steps, as Terraform addresses. */
-const serverAddr = (h: string) => `hcloud_server.hetzner_server-${h}`;
+/** Names of the hosts whose hcloud_server is in the state (cdktf adds a hash to each logical id). */
+const serversInState = (addresses: string[]) =>
+  addresses.map((a) => /^hcloud_server\.hetzner_server-(.+)_[0-9A-F]{8}$/.exec(a)?.[1]).filter((n): n is string => !!n).sort();
 
 suite.each(engines)('simulated Hetzner Cloud deploy with %s', (engine) => {
   let existing: StandinFleet;
@@ -207,7 +208,7 @@ suite.each(engines)('simulated Hetzner Cloud deploy with %s', (engine) => {
       expect(sim.view().servers.map((s) => s.name).sort()).toEqual(['db-1', 'web-1']);
       expect(machines.machine('app-1')).toBeUndefined();
       expect(machines.all().find((m) => m.name === 'app-1')!.destroyed).toBe(true);
-      expect(await project.stateAddresses()).not.toContain(serverAddr('app-1'));
+      expect(serversInState(await project.stateAddresses())).toEqual(['db-1', 'web-1']);
       const hive = await project.npmRun('hive', ['--identity', existing.clientKeyPath, '--ssh-config', '/dev/null', '--known-hosts', path.join(project.dir, 'known_hosts')]);
       expect(hive.code).toBe(0);
       expect(Object.keys(evalHive(path.join(project.dir, 'hive.nix'))).sort()).toEqual(['db-1', 'legacy-1', 'web-1']);
@@ -260,6 +261,88 @@ suite.each(engines)('simulated Hetzner Cloud deploy with %s', (engine) => {
       expect(sim.view()).toEqual({ servers: [], networks: [], firewalls: [], sshKeys: [] });
       expect(machines.live()).toEqual([]);
       expect(await project.stateAddresses()).toEqual([]);
+    });
+  });
+
+  describe('refusals and faults on day one (fresh project, same simulated cloud)', () => {
+    let fresh: DeployProject;
+    const dayOne = () => ({ ...fleet, hosts: fleet.hosts.filter((h) => h.name !== 'legacy-1') });
+    const freshDeploy = () => fresh.cdktf(['deploy', '--auto-approve', '--skip-provider-lock']);
+
+    beforeAll(() => {
+      fresh = new DeployProject(engine, { ...sim.providerEnv(), SSH_AUTH_SOCK: agent.socket });
+      sim.clearFaults();
+    });
+    afterAll(() => sim.clearFaults());
+
+    test('an admin key already in the project is refused with the API\'s uniqueness error, nothing else created', async () => {
+      sim.addSshKeyDirectly('alice-laptop', existing.clientPublicKey);
+      fresh.writeFleet(dayOne());
+      const run = await freshDeploy();
+      expect(run.code).not.toBe(0);
+      expect(run.output).toContain('SSH key with the same fingerprint already exists');
+      expect(run.output).toContain('uniqueness_error');
+      expect(sim.view().servers).toEqual([]);
+      // clean up like a user would: remove the console key, destroy what was created
+      const key = sim.view().sshKeys.find((k) => k.name === 'alice-laptop')!;
+      const del = await fetch(`${sim.endpoint}/ssh_keys/${key.id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${sim.token}` } });
+      expect(del.status).toBe(204);
+      expectOk(await fresh.cdktf(['destroy', '--auto-approve', '--skip-provider-lock']));
+      expect(sim.view()).toEqual({ servers: [], networks: [], firewalls: [], sshKeys: [] });
+    });
+
+    test('a retired server type (cx22) is refused before any server is created', async () => {
+      fresh.writeFleet({ ...dayOne(), hosts: [hetznerHost('old-1', { serverType: 'cx22', privateIp: '10.0.1.40' })] });
+      const run = await freshDeploy();
+      expect(run.code).not.toBe(0);
+      expect(run.output).toMatch(/cx22/);
+      expect(run.output).toMatch(/unavailable|no longer|not orderable|retired/i);
+      expect(sim.requests().filter((r) => r.method === 'POST' && r.path === '/servers' && r.status === 201).length).toBe(sim.events().filter((e) => e.kind === 'server.create').length);
+      expect(sim.view().servers).toEqual([]);
+      expectOk(await fresh.cdktf(['destroy', '--auto-approve', '--skip-provider-lock']));
+    });
+
+    test('rate limits are retried; a failed create action fails the deploy with its message', async () => {
+      const before = sim.requests().length;
+      sim.rateLimit(2, { method: 'POST', path: /^\/servers$/ });
+      sim.slowActions('create_server', 2500);
+      sim.failActions('create_server', 1, 'action_failed', 'simulated: the host for this server could not be provisioned');
+      fresh.writeFleet(dayOne());
+      const run = await freshDeploy();
+      sim.clearFaults();
+      expect(run.code).not.toBe(0);
+      expect(run.output).toContain('simulated: the host for this server could not be provisioned');
+      const served = sim.requests().slice(before).filter((r) => r.method === 'POST' && r.path === '/servers');
+      expect(served.filter((r) => r.status === 429)).toHaveLength(2);
+      expect(served.filter((r) => r.status === 201)).toHaveLength(2); // both servers were created after the retries
+    });
+
+    test('a 503 is not retried by the provider: the deploy fails with the API\'s message', async () => {
+      sim.httpError(1, 503, 'maintenance', 'simulated: cannot perform operation due to maintenance', { method: 'POST', path: /^\/servers$/ });
+      const run = await freshDeploy();
+      sim.clearFaults();
+      expect(run.code).not.toBe(0);
+      expect(run.output).toContain('simulated: cannot perform operation due to maintenance');
+    });
+
+    test('a rerun converges: every server once, nothing orphaned, installed, hive published', async () => {
+      const run = await freshDeploy();
+      expectOk(run);
+      const v = sim.view();
+      expect(v.servers.map((s) => s.name).sort()).toEqual(['db-1', 'web-1']);
+      expect(v.servers.every((s) => s.status === 'running')).toBe(true);
+      expect(v.networks).toHaveLength(1);
+      expect(v.sshKeys).toHaveLength(1);
+      expect(v.firewalls).toHaveLength(2);
+      // one live machine per server; the failed one was destroyed
+      expect(machines.live().map((m) => m.serverId).sort()).toEqual(v.servers.map((s) => s.id).sort());
+      for (const s of v.servers) expect(fs.existsSync(path.join(machines.machine(s.id)!.host.etcUpper, 'NIXOS'))).toBe(true);
+      const state = await fresh.stateAddresses();
+      expect(serversInState(state)).toEqual(['db-1', 'web-1']);
+      expect(state.filter((a) => a.startsWith('hcloud_server.'))).toHaveLength(2);
+      expectOk(await fresh.cdktf(['destroy', '--auto-approve', '--skip-provider-lock']));
+      expect(sim.view()).toEqual({ servers: [], networks: [], firewalls: [], sshKeys: [] });
+      expect(machines.live()).toEqual([]);
     });
   });
 });

@@ -12,7 +12,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { FleetDeclaration } from '../../../constructs/fleet-declaration';
 
-export const REPO_ROOT = path.resolve(__dirname, '../../..');
+/** The repo this file belongs to (found upwards, so it also holds inside a bundle under .build/). */
+export const REPO_ROOT = (() => {
+  for (let d = __dirname; d !== path.dirname(d); d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, 'scripts', 'app', 'run.js')) && fs.existsSync(path.join(d, 'cdktf.json'))) return d;
+  }
+  throw new Error(`cannot find the nixos-fleet repo above ${__dirname}`);
+})();
 
 export type Engine = 'terraform' | 'tofu';
 
@@ -62,6 +68,8 @@ export class DeployProject {
   readonly dir: string;
   readonly fleetFile: string;
   private readonly env: NodeJS.ProcessEnv;
+  /** Copy every command's output to this process's stdout/stderr as it comes (npm run demo). */
+  echo = false;
 
   /**
    * @param engine terraform or tofu (cdktf's TERRAFORM_BINARY_NAME)
@@ -145,8 +153,14 @@ export class DeployProject {
     return new Promise((resolve) => {
       const child = spawn(cmd, args, { cwd, env: { ...this.env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
-      child.stdout.on('data', (d) => (output += d));
-      child.stderr.on('data', (d) => (output += d));
+      child.stdout.on('data', (d) => {
+        output += d;
+        if (this.echo) process.stdout.write(d);
+      });
+      child.stderr.on('data', (d) => {
+        output += d;
+        if (this.echo) process.stderr.write(d);
+      });
       const timer = setTimeout(() => {
         output += `\n[deploy-project] ${cmd} ${args.join(' ')} timed out after ${timeoutMs} ms`;
         child.kill('SIGKILL');
