@@ -108,10 +108,12 @@ suite.each(engines)('simulated Hetzner Cloud deploy with %s', (engine) => {
       expect(serverOf(v, 'web-1')).toMatchObject({ serverType: 'cx23', location: 'nbg1', status: 'running', privateIps: ['sim:10.0.1.10'], labels: { fleet: 'sim', web: '' } });
       expect(serverOf(v, 'web-1')!.firewalls.sort()).toEqual(['sim-base', 'sim-web-1']);
       expect(serverOf(v, 'db-1')).toMatchObject({ serverType: 'cx23', location: 'fsn1', privateIps: ['sim:10.0.1.20'], firewalls: ['sim-base'] });
-      // the real provider did the work: it called the simulator, with its own user agent
+      // the real provider (hcloud-go 2.47.0 inside, by its user agent) did the work: it called the simulator and polled its actions
       const served = sim.requests();
       expect(served.filter((r) => r.method === 'POST' && r.path === '/servers')).toHaveLength(2);
       expect(served.filter((r) => r.path === '/actions').length).toBeGreaterThan(0);
+      // (built from source without release ldflags, the provider calls its version "not build yet")
+      for (const r of served) expect(r.userAgent).toMatch(/^hcloud-terraform\/.* hcloud-go\/2\.47\.0$/);
     });
 
     test('each server is a running stand-in whose root keys are the request\'s and which holds its private IP', async () => {

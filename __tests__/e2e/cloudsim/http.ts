@@ -18,6 +18,8 @@ export interface ServedRequest {
   status: number;
   /** Set when the answer came from an injected fault. */
   fault?: string;
+  /** The client's User-Agent (the real hcloud provider sends hcloud-terraform/<version> hcloud-go/<version>). */
+  userAgent: string;
   at: number;
 }
 
@@ -139,7 +141,7 @@ export class SimHttpServer {
     const url = new URL(req.url ?? '/', 'http://sim.invalid');
     const method = req.method ?? 'GET';
     let path = url.pathname;
-    const entry: ServedRequest = { method, path, query: url.search, status: 0, at: Date.now() };
+    const entry: ServedRequest = { method, path, query: url.search, status: 0, at: Date.now(), userAgent: req.headers['user-agent'] ?? '' };
     let out: ApiResponse;
     const apiReq: ApiRequest = { method, path, params: {}, query: url.searchParams, body: undefined, headers: req.headers };
     try {
