@@ -257,6 +257,37 @@ suite.each(engines)('simulated Hetzner Cloud deploy with %s', (engine) => {
       expect(evalHive(path.join(project.dir, 'hive.nix'))['web-1'].tags).toEqual(expect.arrayContaining(['web', 'frontend']));
     });
 
+    test('changing firewall rules: rules set in place, a host firewall applied and another removed, no server touched', async () => {
+      begin();
+      const fw = (name: string) => sim.view().firewalls.find((f) => f.name === name);
+      const base = fw('sim-base')!;
+      const webFw = fw('sim-web-1')!;
+      const ids = Object.fromEntries(sim.view().servers.map((s) => [s.name, s.id]));
+      fleet = {
+        ...withHosts(hostsNow().map((h) => (h.name === 'web-1' ? { ...h, firewallRules: [] }
+          : h.name === 'db-1' ? { ...h, firewallRules: [{ protocol: 'tcp', port: '5432', sourceCidrs: ['10.0.0.0/16'], description: 'postgres' }] } : h))),
+        firewallRules: [{ protocol: 'udp', port: '51820', sourceCidrs: ['0.0.0.0/0', '::/0'], description: 'wireguard' }],
+      } as FleetDeclaration;
+      project.writeFleet(fleet);
+      const run = await deploy();
+      expectOk(run);
+      const dbFw = fw('sim-db-1')!;
+      expect(dbFw).toMatchObject({ rules: 1, appliedTo: ['db-1'] });
+      expect(fw('sim-web-1')).toBeUndefined();
+      expect(fw('sim-base')).toMatchObject({ id: base.id, rules: base.rules + 1 });
+      expect(fw('sim-base')!.appliedTo.sort()).toEqual(['db-1', 'web-1']);
+      expect(writesSince(mark).sort()).toEqual([
+        `DELETE /firewalls/${webFw.id}`,
+        'POST /firewalls',
+        `POST /firewalls/${base.id}/actions/set_rules`,
+        `POST /firewalls/${dbFw.id}/actions/apply_to_resources`,
+        `POST /firewalls/${webFw.id}/actions/remove_from_resources`,
+      ].sort());
+      expect(Object.fromEntries(sim.view().servers.map((s) => [s.name, s.id]))).toEqual(ids);
+      expect(reboots()).toEqual(rebootsBefore);
+      expect(installs()).toBe(installsBefore);
+    });
+
     test('cdktf destroy leaves the simulated project empty and the state clean', async () => {
       const run = await project.cdktf(['destroy', '--auto-approve', '--skip-provider-lock']);
       expectOk(run);
