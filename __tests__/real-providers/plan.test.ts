@@ -7,6 +7,12 @@
  * planned servers, networks, keys, firewalls, install steps and outputs are
  * what the fleet says.
  *
+ * The plan reads the project's SSH keys (`sshKeys: 'auto'`, the default), so
+ * the provider talks to the simulated Hetzner Cloud API on 127.0.0.1
+ * (__tests__/e2e/cloudsim), which holds what a project would: nothing, or a
+ * key the user uploaded in the console. The plan creates no server, so no
+ * machine is ever started.
+ *
  * DigitalOcean is left out of every configuration here: its provider cannot
  * be built on this machine (the Go module proxy refuses its v2 releases; see
  * docs/REAL-PROVIDERS.md), and a plan cannot run without it.
@@ -21,14 +27,23 @@ import { ExistingHost, FleetDeclaration, HetznerHost, HostDeclaration } from '..
 import { FleetStack } from '../../constructs/fleet-stack';
 import { TerraformCloudSettings } from '../../constructs/terraform-cloud';
 import { Engine, describeWithRealTools, mustRunEngine, runEngine } from '../support/real-tools';
+import { HetznerCloudSim } from '../e2e/cloudsim/hetzner';
+import { MachineBackend } from '../e2e/cloudsim/machines';
 
 jest.setTimeout(600_000);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-/** The hcloud provider checks the token's length (64) before anything else; nothing is ever sent. */
-const FAKE_HCLOUD_TOKEN = 'x'.repeat(64);
+/** A plan boots nothing: a machine request would be a bug in the test or the template. */
+const NO_MACHINES: MachineBackend = {
+  create: () => Promise.reject(new Error('a plan must not create servers')),
+  addPrivateIp: () => Promise.reject(new Error('a plan must not attach networks')),
+  removePrivateIp: () => Promise.reject(new Error('a plan must not detach networks')),
+  powerOff: () => Promise.reject(new Error('a plan must not power servers off')),
+  powerOn: () => Promise.reject(new Error('a plan must not power servers on')),
+  destroy: () => Promise.reject(new Error('a plan must not delete servers')),
+};
 
 /** The fleet without its DigitalOcean part (see the header). */
 function withoutDigitalOcean(fleet: FleetDeclaration): FleetDeclaration {
@@ -145,9 +160,12 @@ function changeWith(plan: Json, type: string, key: string, value: unknown): Json
   return found[0];
 }
 
-/** Asserts the plan against the declaration it came from. */
-function expectPlanMatches(plan: Json, fleet: FleetDeclaration): void {
-  // Everything is new, nothing is read from a cloud (no data sources need the network).
+/**
+ * Asserts the plan against the declaration it came from. `projectKeys` are the
+ * admin keys already in the Hetzner project: those are used, not uploaded.
+ */
+function expectPlanMatches(plan: Json, fleet: FleetDeclaration, projectKeys: string[] = []): void {
+  // Everything is new; the only thing read is the project's key list.
   for (const c of plan.resource_changes as Json[]) expect([c.address, c.change.actions]).toEqual([c.address, ['create']]);
 
   const hetzner = fleet.hosts.filter((h): h is HetznerHost => h.cloud === 'hetzner');
@@ -168,8 +186,9 @@ function expectPlanMatches(plan: Json, fleet: FleetDeclaration): void {
     expect(changes(plan, 'hcloud_network').map((c) => c.change.after.ip_range)).toEqual([fleet.hetzner!.ipRange]);
     const subnet = changes(plan, 'hcloud_network_subnet').map((c) => c.change.after);
     expect(subnet).toEqual([expect.objectContaining({ ip_range: fleet.hetzner!.subnetRange, network_zone: fleet.hetzner!.networkZone, type: 'cloud' })]);
-    // The admin keys, each once, byte for byte.
-    expect(changes(plan, 'hcloud_ssh_key').map((c) => c.change.after.public_key).sort()).toEqual([...fleet.adminSshKeys].sort());
+    // The admin keys the project does not have yet, each once, byte for byte.
+    expect(changes(plan, 'hcloud_ssh_key').map((c) => c.change.after.public_key).sort())
+      .toEqual(fleet.adminSshKeys.filter((k) => !projectKeys.includes(k)).sort());
     // SSH reaches the servers from the admin networks only.
     const sshRules = changes(plan, 'hcloud_firewall').flatMap((c) => c.change.after.rule as Json[])
       .filter((r) => r.direction === 'in' && r.protocol === 'tcp' && r.port === '22');
@@ -205,7 +224,15 @@ function comparable(plan: Json): Json {
 }
 
 describeWithRealTools('real providers: init, validate and plan of every configuration', (tools) => {
-  const env: NodeJS.ProcessEnv = { ...tools.env, HCLOUD_TOKEN: FAKE_HCLOUD_TOKEN, TF_VAR_ssh_private_key: undefined };
+  let sim: HetznerCloudSim;
+  let env: NodeJS.ProcessEnv;
+  beforeAll(async () => {
+    sim = await HetznerCloudSim.start({ machines: NO_MACHINES });
+    env = { ...tools.env, ...sim.providerEnv(), TF_VAR_ssh_private_key: undefined };
+  });
+  afterAll(async () => {
+    await sim?.stop();
+  });
 
   test('both engines are here: OpenTofu always, terraform where the machine has it', () => {
     expect(tools.engines.map((e) => e.name)).toContain('tofu');
@@ -226,6 +253,10 @@ describeWithRealTools('real providers: init, validate and plan of every configur
       const { plan } = await initValidatePlan(engine, engineDir, planEnv, config);
       expectPlanMatches(plan, config.fleet);
       plans.set(engine.name, plan);
+      // The real provider read the project from the simulator (only reads: a plan writes nothing).
+      const served = sim.requests();
+      if (config.fleet.hosts.some((h) => h.cloud === 'hetzner')) expect(served.some((r) => r.method === 'GET' && r.path.startsWith('/ssh_keys'))).toBe(true);
+      expect(served.filter((r) => r.method !== 'GET')).toEqual([]);
     });
 
     if (tools.engines.length > 1) {
@@ -236,6 +267,26 @@ describeWithRealTools('real providers: init, validate and plan of every configur
       });
     }
   });
+
+  test.each(tools.engines.map((e) => [e.name, e] as const))(
+    "%s: an admin key already in the Hetzner project is used, not uploaded again (Hetzner would refuse it)",
+    async (_name, engine) => {
+      const second = freshKey('bob@laptop');
+      const fleet: FleetDeclaration = { ...onlyHetzner, name: `keys-${engine.name}`, adminSshKeys: [...onlyHetzner.adminSshKeys, second] };
+      const keySim = await HetznerCloudSim.start({ machines: NO_MACHINES });
+      try {
+        keySim.addSshKeyDirectly('bob', second);
+        const dir = synth({ title: 'keys', fleet });
+        const keyEnv = { ...tools.env, ...keySim.providerEnv(), TF_VAR_ssh_private_key: undefined };
+        await mustRunEngine(engine, dir, ['init', '-input=false', '-no-color'], keyEnv);
+        await mustRunEngine(engine, dir, ['plan', '-input=false', '-no-color', '-lock=false', '-out=plan.bin'], keyEnv);
+        const plan = JSON.parse(await mustRunEngine(engine, dir, ['show', '-json', '-no-color', 'plan.bin'], keyEnv));
+        expectPlanMatches(plan, fleet, [second]);
+      } finally {
+        await keySim.stop();
+      }
+    },
+  );
 
   test.each(tools.engines.map((e) => [e.name, e] as const))(
     '%s: the Terraform Cloud variant refuses to plan without the SSH key variable (its validation rule)',
