@@ -139,21 +139,45 @@ done
 session_start=
 [ -z "$session" ] || session_start=$(sed 's/.*) //' "/proc/$session/stat" | cut -d ' ' -f 20)
 
-# The reboot waits until this session is gone (Terraform has then read the whole output
-# and the exit status, however slow the link), at most session_wait seconds, then
-# reboot_delay more. A file of its own: it runs detached, after this script has exited.
+# The reboot waits until Terraform has the whole output and the exit status, however
+# slow the link: until this script has exited and every byte the session sent has been
+# acknowledged by the client (the send queue of the session's TCP connection is empty
+# twice in a row), or the session is gone. Waiting for the session itself to end is not
+# enough: OpenTofu keeps a provisioner's connection open until the whole apply is done.
+# At most session_wait seconds, then reboot_delay more. A file of its own: it runs
+# detached, after this script has exited.
 rebooter=/run/nixos-fleet-reboot.sh
 cat >"$rebooter" <<'EOF' || fail "cannot write $rebooter"
-# nixos-fleet: reboot once the install's SSH session has ended.
-# $1 mark file, $2 session pid (may be empty), $3 its start time, $4 cap, $5 delay
+# nixos-fleet: reboot once the install's output and exit status have reached Terraform.
+# $1 mark file, $2 session pid (may be empty), $3 its start time, $4 cap, $5 delay,
+# $6 the install script's pid
 trap '' HUP
 echo $$ >"$1"
-gone() {
-  [ -z "$2" ] && return 0
-  [ "$(sed 's/.*) //' "/proc/$2/stat" 2>/dev/null | cut -d ' ' -f 20)" != "$3" ]
+alive() { [ -n "$1" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 20)" = "$2" ]; }
+# Bytes the session's TCP sockets have sent that the client has not acknowledged yet
+# (/proc/net/tcp: field 5 is tx_queue:rx_queue in hex, field 10 the socket inode).
+unacked() {
+  total=0
+  for fd in /proc/"$1"/fd/*; do
+    link=$(readlink "$fd" 2>/dev/null) || continue
+    case $link in socket:\[*\]) ;; *) continue ;; esac
+    inode=${link#socket:[}; inode=${inode%]}
+    queue=$(awk -v inode="$inode" '$10 == inode { split($5, q, ":"); print q[1]; exit }' /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+    [ -n "$queue" ] && total=$((total + 0x$queue))
+  done
+  echo "$total"
 }
-waited=0
-while ! gone "$@" && [ "$waited" -lt "$4" ]; do sleep 1; waited=$((waited + 1)); done
+delivered() {
+  alive "$2" "$3" || return 0
+  [ -d "/proc/$6" ] && return 1
+  [ "$(unacked "$2")" = 0 ]
+}
+waited=0 quiet=0
+while [ "$waited" -lt "$4" ]; do
+  if delivered "$@"; then quiet=$((quiet + 1)); else quiet=0; fi
+  [ "$quiet" -ge 2 ] && break
+  sleep 1; waited=$((waited + 1))
+done
 sleep "$5"
 exec reboot
 EOF
@@ -161,11 +185,11 @@ mark=/run/nixos-fleet-reboot.started
 rm -f "$mark"
 if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
   systemd-run --quiet --collect --unit="nixos-fleet-reboot-$$" --description="nixos-fleet: reboot into NixOS" \
-    /bin/sh "$rebooter" "$mark" "$session" "$session_start" "$session_wait" "$reboot_delay" \
+    /bin/sh "$rebooter" "$mark" "$session" "$session_start" "$session_wait" "$reboot_delay" "$$" \
     || fail "could not schedule the reboot"
 else
   # No systemd: a job in its own session (no terminal, so no SIGHUP when this SSH session closes).
-  setsid /bin/sh "$rebooter" "$mark" "$session" "$session_start" "$session_wait" "$reboot_delay" </dev/null >/dev/null 2>&1 &
+  setsid /bin/sh "$rebooter" "$mark" "$session" "$session_start" "$session_wait" "$reboot_delay" "$$" </dev/null >/dev/null 2>&1 &
 fi
 i=0
 while [ ! -s "$mark" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done

@@ -121,7 +121,10 @@ suite.each(engines)('simulated Hetzner Cloud deploy with %s', (engine) => {
         const m = machines.machine(name)!;
         expect(m).toBeDefined();
         expect(serverOf(sim.view(), name)!.ipv4).toBe(m.host.address);
-        expect(fs.readFileSync(path.join(m.host.stateDir, 'root', '.ssh', 'authorized_keys'), 'utf8').trim()).toBe(existing.clientPublicKey);
+        // The installer took root's keys from the request's (cloud-init's) authorized_keys into the
+        // NixOS configuration; the first NixOS boot moved the old file to /old-root.
+        expect(fs.readFileSync(path.join(m.host.oldRootDir, 'root', '.ssh', 'authorized_keys'), 'utf8').trim()).toBe(existing.clientPublicKey);
+        expect((await m.fleet.exec(m.host, 'cat /etc/ssh/authorized_keys.d/root')).stdout.trim()).toBe(existing.clientPublicKey);
         const ip = await m.fleet.exec(m.host, 'ip -4 -o addr show dev eth0');
         expect(ip.stdout).toContain(name === 'web-1' ? '10.0.1.10/32' : '10.0.1.20/32');
       }
@@ -308,31 +311,51 @@ suite.each(engines)('simulated Hetzner Cloud deploy with %s', (engine) => {
     });
     afterAll(() => sim.clearFaults());
 
-    test('an admin key already in the project is refused with the API\'s uniqueness error, nothing else created', async () => {
+    const deleteConsoleKey = async (name: string) => {
+      const key = sim.view().sshKeys.find((k) => k.name === name)!;
+      const del = await fetch(`${sim.endpoint}/ssh_keys/${key.id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${sim.token}` } });
+      expect(del.status).toBe(204);
+    };
+
+    test('an admin key already in the project (sshKeys auto, the default) is used: no second upload, servers get it', async () => {
       sim.addSshKeyDirectly('alice-laptop', existing.clientPublicKey);
       fresh.writeFleet(dayOne());
+      expectOk(await freshDeploy());
+      const view = sim.view();
+      expect(view.sshKeys.map((k) => k.name)).toEqual(['alice-laptop']);
+      expect(view.servers.map((srv) => [srv.name, srv.sshKeys]).sort()).toEqual([['db-1', ['alice-laptop']], ['web-1', ['alice-laptop']]]);
+      // A second deploy keeps using it (the fleet's own filter never counts it as ours).
+      const before = sim.requests().length;
+      expectOk(await freshDeploy());
+      expect(writesSince(before)).toEqual([]);
+      expectOk(await fresh.cdktf(['destroy', '--auto-approve', '--skip-provider-lock']));
+      // The console key is the user's, not the fleet's: destroy leaves it.
+      expect(sim.view().sshKeys.map((k) => k.name)).toEqual(['alice-laptop']);
+      await deleteConsoleKey('alice-laptop');
+      expect(sim.view()).toEqual({ servers: [], networks: [], firewalls: [], sshKeys: [] });
+    });
+
+    test("with sshKeys 'upload' the same key is refused with the API's uniqueness error, no server created", async () => {
+      sim.addSshKeyDirectly('alice-laptop', existing.clientPublicKey);
+      fresh.writeFleet({ ...dayOne(), hetzner: { ...dayOne().hetzner!, sshKeys: 'upload' } });
       const run = await freshDeploy();
       expect(run.code).not.toBe(0);
       expect(run.output).toContain('SSH key with the same fingerprint already exists');
       expect(run.output).toContain('uniqueness_error');
       expect(sim.view().servers).toEqual([]);
       // clean up like a user would: remove the console key, destroy what was created
-      const key = sim.view().sshKeys.find((k) => k.name === 'alice-laptop')!;
-      const del = await fetch(`${sim.endpoint}/ssh_keys/${key.id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${sim.token}` } });
-      expect(del.status).toBe(204);
+      await deleteConsoleKey('alice-laptop');
       expectOk(await fresh.cdktf(['destroy', '--auto-approve', '--skip-provider-lock']));
       expect(sim.view()).toEqual({ servers: [], networks: [], firewalls: [], sshKeys: [] });
     });
 
-    test('a retired server type (cx22) is refused before any server is created', async () => {
+    test('a retired server type (cx22) is refused at synth, naming its successor, before any API call', async () => {
       fresh.writeFleet({ ...dayOne(), hosts: [hetznerHost('old-1', { serverType: 'cx22', privateIp: '10.0.1.40' })] });
+      const before = sim.requests().length;
       const run = await freshDeploy();
       expect(run.code).not.toBe(0);
-      expect(run.output).toMatch(/cx22/);
-      expect(run.output).toMatch(/unavailable|no longer|not orderable|retired/i);
-      expect(sim.requests().filter((r) => r.method === 'POST' && r.path === '/servers' && r.status === 201).length).toBe(sim.events().filter((e) => e.kind === 'server.create').length);
-      expect(sim.view().servers).toEqual([]);
-      expectOk(await fresh.cdktf(['destroy', '--auto-approve', '--skip-provider-lock']));
+      expect(run.output).toContain('host "old-1": serverType cx22 was retired by Hetzner on 2025-12-31; use cx23');
+      expect(sim.requests().length).toBe(before);
     });
 
     test('rate limits are retried; a failed create action fails the deploy with its message', async () => {

@@ -40,12 +40,23 @@ command -v go >/dev/null || { [ -x /usr/local/go/bin/go ] && PATH="$PATH:/usr/lo
 command -v go >/dev/null || { echo "real-tools: go is not on PATH (this machine kind must have Go >= 1.26.4)" >&2; exit 1; }
 
 timed() { # timed NAME TARGET-FILE BUILD-FUNCTION
-  local name=$1 target=$2 fn=$3 start
-  if [ -x "$target" ]; then log "real-tools: $name cached ($target)"; return; fi
+  # A binary is reused while its recipe (version and build commands, kept in
+  # recipes/) is unchanged; a changed recipe rebuilds it. Stamps and partial
+  # builds stay out of the mirror, which takes any terraform-provider-* file
+  # there for a plugin.
+  local name=$1 target=$2 fn=$3 start recipe stamp partial
+  recipe="$name; $(declare -f "$fn" build_from_module | tr -s ' \n' ' ')"
+  stamp="$root/recipes/$(basename "$target")"
+  partial="$root/building/$(basename "$target")"
+  mkdir -p "$root/recipes" "$root/building"
+  if [ -x "$target" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$recipe" ]; then
+    log "real-tools: $name cached ($target)"; return
+  fi
   log "real-tools: building $name (first build takes minutes) ..."
   start=$(date +%s)
-  "$fn" "$target.partial" >&2
-  mv "$target.partial" "$target"
+  "$fn" "$partial" >&2
+  mv "$partial" "$target"
+  printf '%s' "$recipe" >"$stamp"
   log "real-tools: built $name in $(( $(date +%s) - start )) s"
 }
 
@@ -65,7 +76,9 @@ build_from_module() { # build_from_module MODULE@VERSION PACKAGE OUT [LDFLAGS]
 }
 
 build_hcloud() {
-  build_from_module "github.com/hetznercloud/terraform-provider-hcloud@v$HCLOUD_VERSION" . "$1"
+  # The version the release build stamps in (it shows in the provider's User-Agent).
+  build_from_module "github.com/hetznercloud/terraform-provider-hcloud@v$HCLOUD_VERSION" . "$1" \
+    "-X github.com/hetznercloud/terraform-provider-hcloud/hcloud.Version=$HCLOUD_VERSION"
 }
 build_tofu() {
   build_from_module "github.com/opentofu/opentofu@v$TOFU_VERSION" ./cmd/tofu "$1" \

@@ -79,6 +79,8 @@ export class DeployProject {
     this.dir = fs.mkdtempSync(path.join(parent, `nixos-fleet-deploy-${engine}-`));
     this.fleetFile = path.join(this.dir, 'fleet.json');
     fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(this.dir, 'node_modules'));
+    // hive.nix imports the static builder next to it, as in the template.
+    fs.cpSync(path.join(REPO_ROOT, 'nix'), path.join(this.dir, 'nix'), { recursive: true });
     fs.writeFileSync(path.join(this.dir, 'cdktf.json'), `${JSON.stringify({
       language: 'typescript',
       app: `node ${path.join(REPO_ROOT, 'scripts/app/app.js')}`,
