@@ -150,7 +150,7 @@ rebooter=/run/nixos-fleet-reboot.sh
 cat >"$rebooter" <<'EOF' || fail "cannot write $rebooter"
 # nixos-fleet: reboot once the install's output and exit status have reached Terraform.
 # $1 mark file, $2 session pid (may be empty), $3 its start time, $4 cap, $5 delay,
-# $6 the install script's pid
+# $6 the install script's pid, $7 the install log (which says why the reboot went ahead)
 trap '' HUP
 echo $$ >"$1"
 alive() { [ -n "$1" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 20)" = "$2" ]; }
@@ -178,6 +178,11 @@ while [ "$waited" -lt "$4" ]; do
   [ "$quiet" -ge 2 ] && break
   sleep 1; waited=$((waited + 1))
 done
+if [ "$quiet" -ge 2 ]; then
+  echo "nixos-fleet: rebooting: the install's output and exit status reached Terraform (after ${waited}s)" >>"$7"
+else
+  echo "nixos-fleet: rebooting: still not delivered after ${4}s (session_wait); rebooting anyway" >>"$7"
+fi
 sleep "$5"
 exec reboot
 EOF
@@ -185,11 +190,11 @@ mark=/run/nixos-fleet-reboot.started
 rm -f "$mark"
 if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
   systemd-run --quiet --collect --unit="nixos-fleet-reboot-$$" --description="nixos-fleet: reboot into NixOS" \
-    /bin/sh "$rebooter" "$mark" "$session" "$session_start" "$session_wait" "$reboot_delay" "$$" \
+    /bin/sh "$rebooter" "$mark" "$session" "$session_start" "$session_wait" "$reboot_delay" "$$" "$log" \
     || fail "could not schedule the reboot"
 else
   # No systemd: a job in its own session (no terminal, so no SIGHUP when this SSH session closes).
-  setsid /bin/sh "$rebooter" "$mark" "$session" "$session_start" "$session_wait" "$reboot_delay" "$$" </dev/null >/dev/null 2>&1 &
+  setsid /bin/sh "$rebooter" "$mark" "$session" "$session_start" "$session_wait" "$reboot_delay" "$$" "$log" </dev/null >/dev/null 2>&1 &
 fi
 i=0
 while [ ! -s "$mark" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done

@@ -130,13 +130,17 @@ suite.each(engines)('simulated Hetzner Cloud deploy with %s', (engine) => {
       }
     });
 
-    test('NixOS was installed on every host (stand-in installer), each rebooted once', () => {
+    test('NixOS was installed on every host (stand-in installer), each rebooted once', async () => {
       for (const name of ['web-1', 'db-1']) {
         const m = machines.machine(name)!;
         expect(run.output).toContain(`nixos-fleet[${name}]: NixOS is up`);
         expect(fs.existsSync(path.join(m.host.etcUpper, 'NIXOS'))).toBe(true);
         expect(fs.readFileSync(path.join(m.host.etcUpper, 'nixos/standin-env'), 'utf8')).toMatch(/^PROVIDER=hetznercloud$/m);
         expect(m.fleet.rebootCount(m.host)).toBe(1);
+        // The reboot went ahead because the engine had the exit status, not because its wait ran
+        // out (OpenTofu keeps the install's SSH connection open until the apply ends).
+        const log = (await m.fleet.exec(m.host, 'cat /var/log/nixos-infect.log')).stdout;
+        expect(log).toMatch(/nixos-fleet: rebooting: the install's output and exit status reached Terraform/);
       }
       expect(existing.rebootCount(existing.hosts[0])).toBe(1);
     });
