@@ -12,7 +12,10 @@
  * What it does:
  * - local state: runs `cdktf deploy --terraform-parallelism=INSTALL_WIDTH ARGS...`,
  *   unless ARGS (or CDKTF_TERRAFORM_PARALLELISM, cdktf's environment form) already
- *   set a width: yours wins.
+ *   set a width: yours wins. A wide apply also creates that many servers at once, and
+ *   DigitalOcean allows 250 API requests a minute: unless you set it,
+ *   DIGITALOCEAN_REQUESTS_PER_SECOND (the DigitalOcean provider's own client-side
+ *   throttle, off by default) is set to DO_REQUESTS_PER_SECOND.
  * - Terraform Cloud (TF_CLOUD_ORGANIZATION + TF_WORKSPACE, or cdktf.json context):
  *   the runs happen on HCP workers, which take the width from the workspace's
  *   TFE_PARALLELISM environment variable; Terraform refuses a custom `-parallelism`
@@ -39,11 +42,19 @@ export const INSTALL_WIDTH = 100;
 /** Terraform's own default, for messages. */
 export const TERRAFORM_DEFAULT_WIDTH = 10;
 
+/**
+ * DigitalOcean's API allows 5000 requests an hour and 250 a minute; 4 a second stays
+ * under the minute limit however many droplets are being created and polled at once.
+ */
+export const DO_REQUESTS_PER_SECOND = '4';
+
 const WIDTH_OPTION = /^--terraform(-p|P)arallelism(=|$)/;
 
 export interface DeployPlan {
   /** Arguments after `cdktf`. */
   readonly args: string[];
+  /** Environment variables to add for cdktf and Terraform. */
+  readonly env: Record<string, string>;
   /** What to tell the user before cdktf starts. */
   readonly notice: string;
 }
@@ -68,17 +79,22 @@ export function planDeploy(userArgs: string[], env: Record<string, string | unde
     }
     return {
       args: ['deploy', ...userArgs],
+      env: {},
       notice: `Terraform Cloud workspace ${remote.workspace}: installs run as wide as the workspace's TFE_PARALLELISM `
         + `(Terraform's default ${TERRAFORM_DEFAULT_WIDTH} unless set; set it to the fleet's host count, at most 256).`,
     };
   }
+  const throttle: Record<string, string> = env.DIGITALOCEAN_REQUESTS_PER_SECOND === undefined || env.DIGITALOCEAN_REQUESTS_PER_SECOND === ''
+    ? { DIGITALOCEAN_REQUESTS_PER_SECOND: DO_REQUESTS_PER_SECOND } : {};
+  const apiNote = throttle.DIGITALOCEAN_REQUESTS_PER_SECOND ? `; DigitalOcean API at most ${DO_REQUESTS_PER_SECOND} requests/s` : '';
   if (given !== undefined) {
     if (!/^[1-9][0-9]*$/.test(given)) throw new Error(`${source} must be a positive integer, got ${JSON.stringify(given)}`);
-    return { args: ['deploy', ...userArgs], notice: `install width ${given} (from ${source})` };
+    return { args: ['deploy', ...userArgs], env: throttle, notice: `install width ${given} (from ${source})${apiNote}` };
   }
   return {
     args: ['deploy', `--terraform-parallelism=${INSTALL_WIDTH}`, ...userArgs],
-    notice: `install width ${INSTALL_WIDTH}: up to ${INSTALL_WIDTH} hosts install at once (change it with --terraform-parallelism=N)`,
+    env: throttle,
+    notice: `install width ${INSTALL_WIDTH}: up to ${INSTALL_WIDTH} hosts install at once (change it with --terraform-parallelism=N)${apiNote}`,
   };
 }
 
@@ -96,7 +112,7 @@ function main(argv: string[]): number {
   const plan = planDeploy(argv, process.env, cdktfContext(root));
   console.error(`nixos-fleet deploy: ${plan.notice}`);
   const cli = require.resolve('cdktf-cli/bundle/bin/cdktf', { paths: [root] });
-  const r = spawnSync(process.execPath, [cli, ...plan.args], { stdio: 'inherit', cwd: root });
+  const r = spawnSync(process.execPath, [cli, ...plan.args], { stdio: 'inherit', cwd: root, env: { ...process.env, ...plan.env } });
   if (r.error) throw r.error;
   return r.status ?? 1;
 }
