@@ -107,11 +107,26 @@ function cdktfContext(root: string): unknown {
   }
 }
 
+/** The project's CDK CLI: cdktf-cli, or cdktn-cli after the move to CDK Terrain (same options). */
+function cliPath(root: string): string {
+  for (const pkg of ['cdktf-cli', 'cdktn-cli']) {
+    try {
+      const manifest = require.resolve(`${pkg}/package.json`, { paths: [root] });
+      const { bin } = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { bin?: string | Record<string, string> };
+      const rel = typeof bin === 'string' ? bin : bin && Object.values(bin)[0];
+      if (rel) return path.join(path.dirname(manifest), rel);
+    } catch {
+      // not installed: try the next
+    }
+  }
+  throw new Error('no CDK CLI found: run npm ci (package.json has cdktf-cli)');
+}
+
 function main(argv: string[]): number {
   const root = process.cwd();
   const plan = planDeploy(argv, process.env, cdktfContext(root));
   console.error(`nixos-fleet deploy: ${plan.notice}`);
-  const cli = require.resolve('cdktf-cli/bundle/bin/cdktf', { paths: [root] });
+  const cli = cliPath(root);
   const r = spawnSync(process.execPath, [cli, ...plan.args], { stdio: 'inherit', cwd: root, env: { ...process.env, ...plan.env } });
   if (r.error) throw r.error;
   return r.status ?? 1;
