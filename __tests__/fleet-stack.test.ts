@@ -233,3 +233,56 @@ describe('mixed fleet', () => {
     expect(resourceAt(b, 'hcloud_server', 'hetzner_server-web-1').server_type).toBe('cx33');
   });
 });
+
+describe('prepareStack shortcut (the preparing resolve skips what FleetStack made itself)', () => {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const fs = require('fs') as typeof import('fs');
+  const os = require('os') as typeof import('os');
+  const path = require('path') as typeof import('path');
+  const { App, TerraformOutput, TerraformStack, Token } = require('cdktf') as typeof import('cdktf');
+  const { FleetStack, holdsTokens } = require('../constructs/fleet-stack') as typeof import('../constructs/fleet-stack');
+  const { Data } = require('../.gen/providers/terraform/data') as typeof import('../.gen/providers/terraform/data');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+
+  /** Synthesizes with App.synth() (which runs prepareStack) and returns every stack's cdk.tf.json text. */
+  function synthApp(build: (app: InstanceType<typeof App>) => void): Record<string, string> {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'prepare-'));
+    const app = new App({ outdir });
+    build(app);
+    app.synth();
+    const stacks = path.join(outdir, 'stacks');
+    const out = Object.fromEntries(fs.readdirSync(stacks).map((s) => [s, fs.readFileSync(path.join(stacks, s, 'cdk.tf.json'), 'utf8')]));
+    fs.rmSync(outdir, { recursive: true, force: true });
+    return out;
+  }
+  const fleet = validFleet();
+
+  test('the synthesized JSON is byte-for-byte what cdktf\'s own prepareStack gives', () => {
+    const ours = synthApp((app) => { new FleetStack(app, 'fleet', { fleet }); });
+    const cdktfs = synthApp((app) => {
+      const stack = new FleetStack(app, 'fleet', { fleet });
+      stack.prepareStack = () => TerraformStack.prototype.prepareStack.call(stack);
+    });
+    expect(ours.fleet).toBe(cdktfs.fleet);
+  });
+
+  test('an element added to the stack afterwards still gets its cross-stack wiring', () => {
+    const stacks = synthApp((app) => {
+      const other = new TerraformStack(app, 'other');
+      const marker = new Data(other, 'marker', { input: { x: 'y' } });
+      const stack = new FleetStack(app, 'fleet', { fleet });
+      new TerraformOutput(stack, 'from_other', { value: marker.id, staticId: true });
+    });
+    const fleetJson = JSON.parse(stacks.fleet);
+    expect(Object.keys(fleetJson.data?.terraform_remote_state ?? {})).toHaveLength(1);
+    expect(fleetJson.output.from_other.value).toMatch(/^\$\{data\.terraform_remote_state\..+\.outputs\..+\}$/);
+    expect(Object.keys(JSON.parse(stacks.other).output ?? {}).some((k) => k.startsWith('cross-stack-output-'))).toBe(true);
+  });
+
+  test('holdsTokens finds a token at any depth (such a declaration gets cdktf\'s full pass)', () => {
+    expect(holdsTokens(fleet)).toBe(false);
+    expect(holdsTokens({ a: [{ b: Token.asString({ resolve: () => 'x' }) }] })).toBe(true);
+    expect(holdsTokens({ port: Token.asNumber({ resolve: () => 22 }) })).toBe(true);
+    expect(holdsTokens(['plain', 1, true, null, undefined])).toBe(false);
+  });
+});

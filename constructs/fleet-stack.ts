@@ -6,7 +6,10 @@
  * the generated hive.nix) → the handoff script on the user's machine.
  */
 import { Construct } from 'constructs';
-import { CloudBackend, NamedCloudWorkspace, TerraformOutput, TerraformStack, TerraformVariable } from 'cdktf';
+import {
+  CloudBackend, DefaultTokenResolver, NamedCloudWorkspace, StringConcat, TerraformElement, TerraformOutput, TerraformStack,
+  TerraformVariable, Token, Tokenization,
+} from 'cdktf';
 import { ProvisionedHost } from './cloud-adapter';
 import { CLOUD_ADAPTERS } from './clouds';
 import { ColmenaHive } from './colmena-hive';
@@ -34,6 +37,11 @@ export class FleetStack extends TerraformStack {
   public readonly hosts: ProvisionedHost[];
   /** The install of each host that gets one, by host name. */
   public readonly installs: ReadonlyMap<string, NixosInstall>;
+  /**
+   * The Terraform elements this constructor made, when they can only refer to this
+   * stack (the declaration holds no tokens): prepareStack() need not look at them.
+   */
+  private readonly selfContained: ReadonlySet<TerraformElement>;
 
   constructor(scope: Construct, id: string, props: FleetStackProps) {
     super(scope, id);
@@ -81,8 +89,9 @@ export class FleetStack extends TerraformStack {
     this.hosts = fleet.hosts.map((h) => provisioned.get(h.name)!);
 
     const installs = new Map<string, NixosInstall>();
+    const declared = new Map(fleet.hosts.map((h) => [h.name, h]));
     for (const host of this.hosts) {
-      const decl = fleet.hosts.find((h) => h.name === host.name)!;
+      const decl = declared.get(host.name)!;
       if (!host.alreadyNixos) {
         const installer = decl.installer ?? fleet.installer;
         const limits = { ...fleet.install, ...decl.install };
@@ -125,5 +134,42 @@ export class FleetStack extends TerraformStack {
 
     // Published only after every host runs NixOS (the installs' ready steps).
     new ColmenaHive(this, 'hive', { fleet, hosts: this.hosts, dependsOn: [...installs.values()].map((i) => i.ready) });
+
+    this.selfContained = holdsTokens(fleet) ? new Set() : new Set(this.node.findAll().filter(
+      (c): c is TerraformElement => TerraformElement.isTerraformElement(c) && c.cdktfStack === this,
+    ));
   }
+
+  /**
+   * cdktf's prepareStack() resolves every element once, in "preparing" mode, for one
+   * purpose: to find references to another stack's resources and wire them through
+   * outputs and remote state. It is a third of a large fleet's synth time, and for
+   * the elements made above it finds nothing: they refer to this stack's resources
+   * and to a declaration without tokens. So only the other elements (anything added
+   * to this stack later, the default backend) get that pass, exactly as cdktf does it.
+   * A declaration that holds tokens (a value from another stack) gets the full pass.
+   */
+  public prepareStack(): void {
+    if (this.selfContained.size === 0) {
+      super.prepareStack();
+      return;
+    }
+    this.ensureBackendExists();
+    const resolver = new DefaultTokenResolver(new StringConcat());
+    for (const c of this.node.findAll()) {
+      if (TerraformElement.isTerraformElement(c) && c.cdktfStack === this && !this.selfContained.has(c)) {
+        Tokenization.resolve(c.toTerraform(), { scope: this, preparing: true, resolver });
+      }
+    }
+  }
+}
+
+/** Whether any string or number anywhere in `value` is an unresolved cdktf token. */
+export function holdsTokens(value: unknown): boolean {
+  if (typeof value === 'string' || typeof value === 'number') return Token.isUnresolved(value);
+  if (Array.isArray(value)) return value.some(holdsTokens);
+  if (value !== null && typeof value === 'object') {
+    return Token.isUnresolved(value) || Object.values(value).some(holdsTokens);
+  }
+  return false;
 }
