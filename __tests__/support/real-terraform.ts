@@ -3,12 +3,13 @@
  * configuration: `terraform` from PATH, `tofu` and the hcloud provider mirror
  * from scripts/dev/real-tools.sh (built from the Go module proxy, cached).
  */
-import { execFileSync, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import { generateKeyPairSync } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { REPO_ROOT, onPath } from './process';
+import { onPath } from './process';
 import { tempDir } from './nix-tools';
+import { realToolsEnv } from './real-tools';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
@@ -20,19 +21,8 @@ export interface TerraformBinary {
   readonly env: NodeJS.ProcessEnv;
 }
 
-let cachedEnv: Record<string, string> | undefined;
-
-/** PATH and TF_CLI_CONFIG_FILE as real-tools.sh prints them (builds on first use; cached afterwards). */
-export function realToolsEnv(): Record<string, string> {
-  if (cachedEnv) return cachedEnv;
-  const out = execFileSync('bash', [path.join(REPO_ROOT, 'scripts/dev/real-tools.sh'), '--print-env'], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const env: Record<string, string> = {};
-  for (const m of out.matchAll(/^export ([A-Z_]+)="(.*)"$/gm)) env[m[1]] = m[2].replace(/\$PATH/, process.env.PATH ?? '');
-  cachedEnv = env;
-  return env;
-}
+/** The variables of scripts/dev/real-tools.sh (see support/real-tools.ts). */
+export { realToolsEnv };
 
 /** The binary, or a reason it is missing (for describeWith). */
 export function findTerraform(name: 'terraform' | 'tofu'): TerraformBinary | string {

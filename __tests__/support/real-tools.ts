@@ -31,6 +31,8 @@ export interface RealTools {
   readonly sops: string;
   /** The filesystem mirror holding the real providers. */
   readonly mirror: string;
+  /** Where real-tools.sh keeps everything (NIXOS_FLEET_TOOLS). */
+  readonly root: string;
 }
 
 export interface RealToolsResult {
@@ -67,9 +69,20 @@ export function realTools(): RealToolsResult {
   if (terraform) engines.push({ name: 'terraform', binary: terraform });
   engines.push({ name: 'tofu', binary: path.join(binDir, 'tofu') });
   return (cached = {
-    tools: { env, engines, sops: path.join(binDir, 'sops'), mirror: path.join(root, 'mirror') },
+    tools: { env, engines, sops: path.join(binDir, 'sops'), mirror: path.join(root, 'mirror'), root },
     missing: '',
   });
+}
+
+/**
+ * Just the variables real-tools.sh prints (PATH with tofu and sops first,
+ * TF_CLI_CONFIG_FILE, NIXOS_FLEET_TOOLS), for code that builds its own
+ * environment; throws with the reason when the tools cannot be had.
+ */
+export function realToolsEnv(): Record<string, string> {
+  const { tools, missing } = realTools();
+  if (!tools) throw new Error(missing);
+  return { PATH: tools.env.PATH ?? '', TF_CLI_CONFIG_FILE: tools.env.TF_CLI_CONFIG_FILE ?? '', NIXOS_FLEET_TOOLS: tools.root };
 }
 
 function which(tool: string, searchPath: string | undefined): string | undefined {

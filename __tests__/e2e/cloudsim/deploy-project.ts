@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { FleetDeclaration } from '../../../constructs/fleet-declaration';
+import { realToolsEnv } from '../../support/real-tools';
 
 /** The repo this file belongs to (found upwards, so it also holds inside a bundle under .build/). */
 export const REPO_ROOT = (() => {
@@ -28,27 +29,7 @@ export interface CommandRun {
   seconds: number;
 }
 
-let toolsEnv: Record<string, string> | undefined;
-
-/**
- * The environment scripts/dev/real-tools.sh prints (PATH with tofu and sops,
- * TF_CLI_CONFIG_FILE = filesystem mirror with the real hcloud provider). It
- * builds what is missing (minutes on a cold machine), then caches.
- */
-export function realToolsEnv(): Record<string, string> {
-  if (toolsEnv) return toolsEnv;
-  const r = spawnSync('bash', [path.join(REPO_ROOT, 'scripts/dev/real-tools.sh'), '--print-env'], { encoding: 'utf8', timeout: 1_800_000 });
-  if (r.status !== 0) throw new Error(`scripts/dev/real-tools.sh failed (${r.status}): ${r.stderr.slice(-2000)}`);
-  const env: Record<string, string> = {};
-  for (const line of r.stdout.split('\n')) {
-    const m = /^export ([A-Z_][A-Z0-9_]*)="(.*)"$/.exec(line.trim());
-    if (!m) continue;
-    env[m[1]] = m[2].replace(/\$PATH/g, process.env.PATH ?? '');
-  }
-  if (!env.TF_CLI_CONFIG_FILE) throw new Error(`scripts/dev/real-tools.sh printed no TF_CLI_CONFIG_FILE:\n${r.stdout}`);
-  toolsEnv = env;
-  return env;
-}
+export { realToolsEnv };
 
 /** Missing tools for a simulated deploy with `engine` ([] when all are there). */
 export function missingTools(engine: Engine): string[] {
