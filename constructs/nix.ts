@@ -19,6 +19,7 @@
  * becomes a Nix string of its own (see `nixString`).
  */
 import { Token, Tokenization } from 'cdktf';
+import { terraformLiteral } from './terraform-literal';
 
 /** A piece of Nix source. Build it with the functions of this module, never from user input. */
 export class NixExpr {
@@ -281,8 +282,8 @@ export function nixAttrs(entries: ReadonlyArray<readonly [string | readonly stri
 // ------------------------------------------------------------------ Terraform layer
 
 /**
- * Makes finished Nix source safe as a Terraform string: in literal text
- * `${` → `$${` and `%{` → `%%{` (Terraform's template escapes); cdktf tokens
+ * Makes finished Nix source safe as a Terraform string: its literal text goes
+ * through terraformLiteral (Terraform's template escapes), its cdktf tokens
  * are kept, so Terraform substitutes their values at apply time.
  * Apply it once, to the whole text, after all Nix rendering.
  */
@@ -290,8 +291,8 @@ export function terraformTemplateSafe(text: string): string {
   const fragments = splitTokens(text);
   return fragments.map((f, i) => {
     if (f.kind === 'token') return f.text;
-    // (A function replacement: in a replacement string "$$" would mean one "$".)
-    const escaped = f.text.replace(/\$\{|%\{/g, (m) => (m === '${' ? '$${' : '%%{'));
+    // Literal text passes the one Terraform-literal helper; the tokens stay references.
+    const escaped = terraformLiteral(f.text);
     if (escaped.endsWith('$') && fragments[i + 1]?.kind === 'token') {
       // `$` + `${ref}` would read as the escape `$${`. nixString never does this.
       throw new Error(`terraformTemplateSafe: a literal "$" directly before a Terraform token cannot be expressed: ${JSON.stringify(f.text)}`);

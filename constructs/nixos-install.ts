@@ -28,6 +28,7 @@ import { DEFAULT_NIX_CHANNEL, NIXOS_INFECT_SHA256, NIXOS_INFECT_URL } from './fl
 import { NixExpr, nix, nixList, nixString, terraformTemplateSafe, toNix } from './nix';
 import { renderShellScript, shellQuote } from './shell';
 import { CHANNEL_PATTERN, isDnsLabel, SHA256_PATTERN } from './validation';
+import { terraformLiteral } from './terraform-literal';
 
 export interface NixosInstallProps {
   /** Host name, used in messages and resource names. */
@@ -254,7 +255,7 @@ export class NixosInstall extends Construct {
       host: props.address,
       user,
       port,
-      ...(props.hostKey ? { hostKey: props.hostKey } : {}),
+      ...(props.hostKey ? { hostKey: terraformLiteral(props.hostKey) } : {}),
       // One configuration for both worlds: the ssh-agent on a laptop, a
       // sensitive variable in Terraform Cloud (which has no agent).
       ...(props.sshPrivateKey === undefined
