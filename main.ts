@@ -3,7 +3,7 @@
  * servers exist, where, and which NixOS module each one runs.
  *
  *   npx cdktf synth     writes cdktf.out/stacks/fleet/cdk.tf.json (runs synthesize() below)
- *   npx cdktf deploy    creates the servers and installs NixOS on them
+ *   npm run deploy      creates the servers and installs NixOS on them (cdktf deploy at the install width)
  *   npm run hive        writes hive.nix for `colmena apply`
  */
 import { App } from 'cdktf';

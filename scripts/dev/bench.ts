@@ -34,6 +34,7 @@ import { CLOUD_ADAPTERS } from '../../constructs/clouds';
 import { FleetDeclaration, HostDeclaration } from '../../constructs/fleet-declaration';
 import { validateFleet } from '../../constructs/fleet-validation';
 import { intToIpv4, ipv4ToInt } from '../../constructs/validation';
+import { DeployTimings, renderDeployTimings } from './deploy-timings';
 
 const ROOT = path.resolve(__dirname, '..');
 const LOAD_AT_START = os.loadavg().map((l) => l.toFixed(2)).join(', ');
@@ -510,6 +511,8 @@ interface Report {
   readonly sizes: SizeResult[];
   readonly npmTest?: Timed;
   readonly install: InstallBench | 'skipped';
+  /** Simulated-cloud deploys (scripts/dev/deploy-bench.ts), or why there are none. */
+  readonly deploy: DeployTimings[] | string;
   readonly profile?: string;
   readonly argv: string[];
 }
@@ -669,6 +672,15 @@ function markdown(report: Report, v: Verdicts): string {
     '',
     ...installText,
     '',
+    '## cdktf deploy on the simulated Hetzner Cloud',
+    '',
+    'The real hcloud provider against the simulator (`__tests__/e2e/cloudsim/`), each server a stand-in host',
+    'installed over real SSH (`scripts/dev/deploy-bench.ts`). "Fresh" is the engine applying the same',
+    'cdk.tf.json to an empty project; the no-change columns are a second deploy. The difference between the',
+    '`cdktf deploy` and engine columns is the CLI\'s own cost.',
+    '',
+    ...(typeof report.deploy === 'string' ? [`Not measured: ${report.deploy}`] : [renderDeployTimings(report.deploy)]),
+    '',
     '## Test suite',
     '',
     `- \`npm test\` wall time: ${npmTest}`,
@@ -677,12 +689,37 @@ function markdown(report: Report, v: Verdicts): string {
   ].join('\n');
 }
 
+// ------------------------------------------------------------------ simulated deploys
+
+/** Deploy sizes for the simulated-cloud table: one host and a 20-host fleet, per engine. */
+const DEPLOY_SIZES = '1,20';
+
+/**
+ * Runs scripts/dev/deploy-bench.ts once per engine. It runs under ts-node, not
+ * in this esbuild bundle: the stand-in harness finds its shell scripts beside
+ * its own source file.
+ */
+function runDeployBench(): DeployTimings[] | string {
+  const rows: DeployTimings[] = [];
+  const json = path.join(ROOT, '.build', 'deploy-bench.json');
+  for (const engine of ['terraform', 'tofu']) {
+    process.stderr.write(`cdktf deploy on the simulated cloud (${engine}, ${DEPLOY_SIZES} hosts)…\n`);
+    fs.rmSync(json, { force: true });
+    const r = timed(path.join(ROOT, 'node_modules', '.bin', 'ts-node'),
+      ['--transpile-only', path.join('scripts', 'dev', 'deploy-bench.ts'), '--hosts', DEPLOY_SIZES, '--engine', engine], 60 * 60 * 1000);
+    if (r.status !== 0 || !fs.existsSync(json)) return `${engine}: deploy-bench failed (exit ${r.status}): ${r.output.trim().split('\n').slice(-3).join(' | ')}`;
+    rows.push(...(JSON.parse(fs.readFileSync(json, 'utf8')) as DeployTimings[]));
+  }
+  return rows;
+}
+
 // ------------------------------------------------------------------ main
 
 function main(argv: string[]): void {
   let sizes = DEFAULT_SIZES;
   let skipNpmTest = false;
   let skipInstall = false;
+  let skipDeploy = false;
   let profile = false;
   let appOnly = false;
   let rounds = DEFAULT_ROUNDS;
@@ -690,6 +727,7 @@ function main(argv: string[]): void {
     const a = argv[i];
     if (a === '--skip-npm-test') skipNpmTest = true;
     else if (a === '--skip-install') skipInstall = true;
+    else if (a === '--skip-deploy') skipDeploy = true;
     else if (a === '--profile') profile = true;
     else if (a === '--app-only') appOnly = true;
     else if (a === '--rounds' && argv[i + 1]) {
@@ -698,7 +736,7 @@ function main(argv: string[]): void {
     } else if (a === '--sizes' && argv[i + 1]) {
       sizes = argv[++i].split(',').map(Number);
       if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 5000)) throw new Error('--sizes takes integers 1-5000, e.g. 1,10,100');
-    } else throw new Error(`unknown argument ${JSON.stringify(a)} (--skip-npm-test, --skip-install, --profile, --app-only, --rounds N, --sizes LIST)`);
+    } else throw new Error(`unknown argument ${JSON.stringify(a)} (--skip-npm-test, --skip-install, --skip-deploy, --profile, --app-only, --rounds N, --sizes LIST)`);
   }
   if (!fs.existsSync(TIME_BIN)) {
     throw new Error(`${TIME_BIN} not found: it measures peak memory. Install it: apt-get install time`);
@@ -709,6 +747,7 @@ function main(argv: string[]): void {
     process.stderr.write(`synth ${sizes.join(', ')} hosts: ${rounds} rounds${appOnly ? ' (app only)' : `, ts-node in the first ${TS_NODE_ROUNDS}`}…\n`);
     const results = benchSizes(sizes, rounds, !appOnly, workDir);
     const install: Report['install'] = skipInstall ? 'skipped' : runInstallHarness();
+    const deploy = skipDeploy ? 'skipped (--skip-deploy)' : runDeployBench();
     let npmTest: Timed | undefined;
     if (!skipNpmTest) {
       process.stderr.write('running npm test…\n');
@@ -720,7 +759,7 @@ function main(argv: string[]): void {
       process.stderr.write('profiling the app path (node --cpu-prof)…\n');
       profileText = profileApp(Math.max(...sizes), workDir);
     }
-    const report: Report = { sizes: results, npmTest, install, profile: profileText, argv };
+    const report: Report = { sizes: results, npmTest, install, deploy, profile: profileText, argv };
     const md = markdown(report, v);
     fs.writeFileSync(path.join(ROOT, 'docs', 'BENCHMARKS.md'), md);
     process.stdout.write(`${sizeTable(results).join('\n')}\n\n| Target | Result |\n|---|---|\n${v.lines.join('\n')}\n`);

@@ -22,21 +22,7 @@ import { HetznerCloudSim } from '../../__tests__/e2e/cloudsim/hetzner';
 import { StandinMachines } from '../../__tests__/e2e/cloudsim/standin-machines';
 import { fakeInfectScript, startStandinFleet } from '../../__tests__/e2e/standin/standin';
 import { startSshAgent } from '../../__tests__/e2e/support/terraform';
-
-export interface DeployTimings {
-  engine: Engine;
-  hosts: number;
-  /** `cdktf deploy`, day one: servers created and installed. */
-  cdktfDeploySeconds: number;
-  /** `cdktf deploy` again, nothing to change. */
-  cdktfNoChangeSeconds: number;
-  /** `<engine> apply` of the same cdk.tf.json, nothing to change. */
-  engineNoChangeSeconds: number;
-  /** `<engine> apply` of the same cdk.tf.json on an empty project (after cdktf destroy): create + install. */
-  engineFreshApplySeconds: number;
-  /** API requests the simulator served for the day-one deploy. */
-  apiRequests: number;
-}
+import { DeployTimings, renderDeployTimings } from './deploy-timings';
 
 async function must<T extends { code: number; output: string; seconds: number }>(what: string, run: Promise<T>): Promise<T> {
   const r = await run;
@@ -84,16 +70,6 @@ export async function measureSimulatedDeploy(hosts: number, engine: Engine = 'te
     agent.stop();
     await installerHost.stop();
   }
-}
-
-/** Markdown rows for docs/BENCHMARKS.md. */
-export function renderDeployTimings(rows: DeployTimings[]): string {
-  const s = (x: number) => `${x.toFixed(1)} s`;
-  return [
-    '| engine | Hetzner hosts | `cdktf deploy` (create + install) | `<engine> apply`, same JSON, fresh | `cdktf deploy`, no change | `<engine> apply`, no change | API requests (day one) |',
-    '|---|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.engine} | ${r.hosts} | ${s(r.cdktfDeploySeconds)} | ${s(r.engineFreshApplySeconds)} | ${s(r.cdktfNoChangeSeconds)} | ${s(r.engineNoChangeSeconds)} | ${r.apiRequests} |`),
-  ].join('\n');
 }
 
 if (require.main === module) {
