@@ -64,7 +64,10 @@ export function maxOverlap(intervals: { start: number; end: number }[]): number 
 
 function installIntervals(fleet: StandinFleet): { start: number; end: number }[] {
   return fleet.hosts.map((h) => {
-    const text = fs.readFileSync(path.join(h.logDir, TIMES_LOG), 'utf8');
+    // Written under /var/log before the reboot; NixOS's first boot moves it to /old-root.
+    const file = [path.join(h.logDir, TIMES_LOG), path.join(h.oldRootDir, 'var', 'log', TIMES_LOG)].find((f) => fs.existsSync(f));
+    if (!file) throw new Error(`${h.name}: no ${TIMES_LOG} in /var/log or /old-root/var/log`);
+    const text = fs.readFileSync(file, 'utf8');
     const start = Number(/^start (\S+)$/m.exec(text)?.[1]);
     const end = Number(/^end (\S+)$/m.exec(text)?.[1]);
     if (!Number.isFinite(start) || !Number.isFinite(end)) throw new Error(`${h.name}: no install times in ${TIMES_LOG}: ${text}`);
