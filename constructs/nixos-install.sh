@@ -172,14 +172,16 @@ delivered() {
   [ -d "/proc/$6" ] && return 1
   [ "$(unacked "$2")" = 0 ]
 }
-waited=0 quiet=0
-while [ "$waited" -lt "$4" ]; do
+# Checked every half second; delivered twice in a row, so the instant between the script's
+# exit and sshd sending the exit status does not count.
+ticks=0 quiet=0
+while [ "$ticks" -lt $(($4 * 2)) ]; do
   if delivered "$@"; then quiet=$((quiet + 1)); else quiet=0; fi
   [ "$quiet" -ge 2 ] && break
-  sleep 1; waited=$((waited + 1))
+  sleep 0.5; ticks=$((ticks + 1))
 done
 if [ "$quiet" -ge 2 ]; then
-  echo "nixos-fleet: rebooting: the install's output and exit status reached Terraform (after ${waited}s)" >>"$7"
+  echo "nixos-fleet: rebooting: the install's output and exit status reached Terraform (after $((ticks / 2))s)" >>"$7"
 else
   echo "nixos-fleet: rebooting: still not delivered after ${4}s (session_wait); rebooting anyway" >>"$7"
 fi
