@@ -23,12 +23,14 @@ HCLOUD_VERSION=1.68.0
 TOFU_VERSION=1.12.6
 SOPS_VERSION=3.13.3
 
+# A CI environment may come without HOME; the user's home from the passwd database then.
+export HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 root=${NIXOS_FLEET_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/nixos-fleet-tools}
 bin="$root/bin"
 mirror="$root/mirror"
 mkdir -p "$bin" "$mirror"
 # Module and build caches live beside the binaries, so one folder holds it all.
-export GOMODCACHE="$root/gomod" GOCACHE="$root/gocache" GOFLAGS=-mod=mod CGO_ENABLED=0
+export GOPATH="$root/gopath" GOMODCACHE="$root/gomod" GOCACHE="$root/gocache" GOFLAGS=-mod=mod CGO_ENABLED=0
 export GOTOOLCHAIN=local
 
 print_env=false
