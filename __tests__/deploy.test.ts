@@ -1,5 +1,6 @@
 /** `npm run deploy`: which cdktf command line it runs (the install benchmark runs it for real). */
-import { DO_REQUESTS_PER_SECOND, INSTALL_WIDTH, planDeploy } from '../scripts/deploy';
+import { DIGITALOCEAN_REQUESTS_PER_SECOND } from '../constructs/digitalocean-catalogue';
+import { INSTALL_WIDTH, planDeploy } from '../scripts/deploy';
 
 const TFC = { TF_CLOUD_ORGANIZATION: 'acme', TF_WORKSPACE: 'fleet-prod' };
 
@@ -24,8 +25,10 @@ describe('npm run deploy', () => {
   });
 
   test('DigitalOcean requests are throttled under 250 a minute unless you chose a rate', () => {
-    expect(planDeploy([], {}, undefined).env).toEqual({ DIGITALOCEAN_REQUESTS_PER_SECOND: DO_REQUESTS_PER_SECOND });
-    expect(Number(DO_REQUESTS_PER_SECOND) * 60).toBeLessThan(250);
+    const plan = planDeploy([], {}, undefined);
+    expect(plan.env).toEqual({ DIGITALOCEAN_REQUESTS_PER_SECOND: String(DIGITALOCEAN_REQUESTS_PER_SECOND) });
+    expect(plan.notice).toContain(`DigitalOcean API at most ${DIGITALOCEAN_REQUESTS_PER_SECOND} requests/s`);
+    expect(DIGITALOCEAN_REQUESTS_PER_SECOND * 60).toBeLessThan(250);
     expect(planDeploy([], { DIGITALOCEAN_REQUESTS_PER_SECOND: '10' }, undefined).env).toEqual({});
   });
 

@@ -106,7 +106,21 @@ export interface CloudAdapterClass {
   validate(fleet: FleetDeclaration, hosts: HostDeclaration[], problems: Problems): void;
   /** What the fleet diagram shows for this cloud. Pure: no resources are created. */
   describe(fleet: FleetDeclaration): CloudDiagram;
+  /**
+   * Environment `npm run deploy` sets for this cloud's provider unless the user
+   * set it (a wide apply can exceed an API's rate limit).
+   * @default - none
+   */
+  readonly deployEnvironment?: readonly DeployVariable[];
   new (scope: Construct, id: string, props: CloudAdapterProps): CloudAdapter;
+}
+
+/** One environment variable `npm run deploy` sets, and what it says about it. */
+export interface DeployVariable {
+  readonly name: string;
+  readonly value: string;
+  /** Shown before the deploy starts, e.g. "DigitalOcean API at most 4 requests/s". */
+  readonly notice: string;
 }
 
 /** Rules every cloud host gets: SSH from the admins, ping from anywhere. */

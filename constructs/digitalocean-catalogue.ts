@@ -17,6 +17,13 @@
 /** When this catalogue was last checked against DigitalOcean's own lists. */
 export const DIGITALOCEAN_CATALOGUE_DATE = '2026-12-01';
 
+/**
+ * DigitalOcean's API allows 5000 requests an hour and 250 a minute; 4 a second stays
+ * under the minute limit however many droplets are created and polled at once.
+ * Set through the provider's own client-side throttle, DIGITALOCEAN_REQUESTS_PER_SECOND.
+ */
+export const DIGITALOCEAN_REQUESTS_PER_SECOND = 4;
+
 /** Regions that take new droplets (and VPCs). */
 export const DIGITALOCEAN_REGIONS: readonly string[] = [
   'ams3', 'atl1', 'blr1', 'fra1', 'lon1', 'nyc1', 'nyc2', 'nyc3', 'ric1', 'sfo2', 'sfo3', 'sgp1', 'syd1', 'tor1',

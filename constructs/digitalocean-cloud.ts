@@ -18,10 +18,10 @@ import { DataDigitaloceanSshKeys } from '@cdktf/provider-digitalocean/lib/data-d
 import { SshKey } from '@cdktf/provider-digitalocean/lib/ssh-key';
 import { Vpc } from '@cdktf/provider-digitalocean/lib/vpc';
 import {
-  CloudAdapter, CloudAdapterProps, CloudDiagram, CloudResourceName, ProvisionedHost, baseInboundRules, checkUniqueNames,
+  CloudAdapter, CloudAdapterProps, CloudDiagram, CloudResourceName, DeployVariable, ProvisionedHost, baseInboundRules, checkUniqueNames,
   resourceName,
 } from './cloud-adapter';
-import { digitalOceanRegionProblem, digitalOceanSizeProblem } from './digitalocean-catalogue';
+import { DIGITALOCEAN_REQUESTS_PER_SECOND, digitalOceanRegionProblem, digitalOceanSizeProblem } from './digitalocean-catalogue';
 import { CloudSshKeys, DigitalOceanHost, FirewallRule, FleetDeclaration, HostDeclaration } from './fleet-declaration';
 import { terraformLiteral, terraformLiterals } from './terraform-literal';
 import {
@@ -47,6 +47,13 @@ const EVERYWHERE = ['0.0.0.0/0', '::/0'];
 
 export class DigitalOceanCloud extends Construct implements CloudAdapter {
   public static readonly cloud = 'digitalocean' as const;
+
+  /** The provider's client-side throttle, under the API's 250 requests a minute. */
+  public static readonly deployEnvironment: readonly DeployVariable[] = [{
+    name: 'DIGITALOCEAN_REQUESTS_PER_SECOND',
+    value: String(DIGITALOCEAN_REQUESTS_PER_SECOND),
+    notice: `DigitalOcean API at most ${DIGITALOCEAN_REQUESTS_PER_SECOND} requests/s`,
+  }];
 
   public static readonly hostFields: FieldSpecs = {
     size: { type: 'string', required: true },

@@ -12,10 +12,9 @@
  * What it does:
  * - local state: runs `cdktf deploy --terraform-parallelism=INSTALL_WIDTH ARGS...`,
  *   unless ARGS (or CDKTF_TERRAFORM_PARALLELISM, cdktf's environment form) already
- *   set a width: yours wins. A wide apply also creates that many servers at once, and
- *   DigitalOcean allows 250 API requests a minute: unless you set it,
- *   DIGITALOCEAN_REQUESTS_PER_SECOND (the DigitalOcean provider's own client-side
- *   throttle, off by default) is set to DO_REQUESTS_PER_SECOND.
+ *   set a width: yours wins. A wide apply also creates that many servers at once, so
+ *   each cloud adapter's `deployEnvironment` (e.g. DigitalOcean's API throttle) is
+ *   set, each variable unless you set it yourself.
  * - Terraform Cloud (TF_CLOUD_ORGANIZATION + TF_WORKSPACE, or cdktf.json context):
  *   the runs happen on HCP workers, which take the width from the workspace's
  *   TFE_PARALLELISM environment variable; Terraform refuses a custom `-parallelism`
@@ -29,6 +28,8 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { CloudAdapterClass } from '../constructs/cloud-adapter';
+import { CLOUD_ADAPTERS } from '../constructs/clouds';
 import { TFC_CONTEXT_KEY, terraformCloudSettings } from '../constructs/terraform-cloud';
 
 /**
@@ -41,12 +42,6 @@ export const INSTALL_WIDTH = 100;
 
 /** Terraform's own default, for messages. */
 export const TERRAFORM_DEFAULT_WIDTH = 10;
-
-/**
- * DigitalOcean's API allows 5000 requests an hour and 250 a minute; 4 a second stays
- * under the minute limit however many droplets are being created and polled at once.
- */
-export const DO_REQUESTS_PER_SECOND = '4';
 
 const WIDTH_OPTION = /^--terraform(-p|P)arallelism(=|$)/;
 
@@ -64,7 +59,12 @@ export interface DeployPlan {
  * arguments cannot work: a width in Terraform Cloud mode, a width that is not a
  * positive integer.
  */
-export function planDeploy(userArgs: string[], env: Record<string, string | undefined>, cdktfContext: unknown): DeployPlan {
+export function planDeploy(
+  userArgs: string[],
+  env: Record<string, string | undefined>,
+  cdktfContext: unknown,
+  adapters: readonly CloudAdapterClass[] = CLOUD_ADAPTERS,
+): DeployPlan {
   const remote = terraformCloudSettings(env, cdktfContext);
   const widthArg = userArgs.findIndex((a) => WIDTH_OPTION.test(a));
   const envWidth = env.CDKTF_TERRAFORM_PARALLELISM;
@@ -84,9 +84,9 @@ export function planDeploy(userArgs: string[], env: Record<string, string | unde
         + `(Terraform's default ${TERRAFORM_DEFAULT_WIDTH} unless set; set it to the fleet's host count, at most 256).`,
     };
   }
-  const throttle: Record<string, string> = env.DIGITALOCEAN_REQUESTS_PER_SECOND === undefined || env.DIGITALOCEAN_REQUESTS_PER_SECOND === ''
-    ? { DIGITALOCEAN_REQUESTS_PER_SECOND: DO_REQUESTS_PER_SECOND } : {};
-  const apiNote = throttle.DIGITALOCEAN_REQUESTS_PER_SECOND ? `; DigitalOcean API at most ${DO_REQUESTS_PER_SECOND} requests/s` : '';
+  const added = adapters.flatMap((a) => a.deployEnvironment ?? []).filter((v) => env[v.name] === undefined || env[v.name] === '');
+  const throttle: Record<string, string> = Object.fromEntries(added.map((v) => [v.name, v.value]));
+  const apiNote = added.map((v) => `; ${v.notice}`).join('');
   if (given !== undefined) {
     if (!/^[1-9][0-9]*$/.test(given)) throw new Error(`${source} must be a positive integer, got ${JSON.stringify(given)}`);
     return { args: ['deploy', ...userArgs], env: throttle, notice: `install width ${given} (from ${source})${apiNote}` };
