@@ -23,7 +23,7 @@ import {
 } from './cloud-adapter';
 import { DIGITALOCEAN_REQUESTS_PER_SECOND, digitalOceanRegionProblem, digitalOceanSizeProblem } from './digitalocean-catalogue';
 import { CloudSshKeys, DigitalOceanHost, FirewallRule, FleetDeclaration, HostDeclaration } from './fleet-declaration';
-import { terraformLiteral, terraformLiterals } from './terraform-literal';
+import { hclStringLiteral, terraformLiteral, terraformLiterals } from './terraform-literal';
 import {
   FieldSpecs, Problems, checkFields, hostWhere, isRfc1918, keyFingerprintSuffix, parseIpv4Cidr, show, sshKeyMd5Fingerprint,
   validateCloudSshKeys,
@@ -264,7 +264,7 @@ export class DigitalOceanCloud extends Construct implements CloudAdapter {
       });
       if (account) {
         const all = `data.digitalocean_ssh_keys.${account.friendlyUniqueId}.ssh_keys`;
-        uploaded.addOverride('count', `\${length([for k in ${all} : k if k.fingerprint == "${fingerprints[i]}" && k.name != "${name}"]) > 0 ? 0 : 1}`);
+        uploaded.addOverride('count', `\${length([for k in ${all} : k if k.fingerprint == "${fingerprints[i]}" && k.name != ${hclStringLiteral(name)}]) > 0 ? 0 : 1}`);
       }
       return uploaded;
     });

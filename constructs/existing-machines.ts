@@ -5,10 +5,9 @@
  * to the install step and the hive like any cloud host.
  */
 import { Construct } from 'constructs';
-import { isIPv4, isIPv6 } from 'net';
 import { CloudAdapter, CloudAdapterProps, CloudDiagram, ProvisionedHost } from './cloud-adapter';
 import { ExistingHost, FleetDeclaration, HOST_SYSTEMS, HostDeclaration } from './fleet-declaration';
-import { FieldSpecs, Problems, hostWhere, isDnsName, show, sshPublicKeyProblem } from './validation';
+import { FieldSpecs, Problems, hostWhere, isDnsName, isIpv4, isIpv6, show, sshPublicKeyProblem } from './validation';
 
 /** Props of ExistingMachines: the shared adapter props (see CloudAdapterProps). */
 export type ExistingMachinesProps = CloudAdapterProps;
@@ -30,14 +29,14 @@ export class ExistingMachines extends Construct implements CloudAdapter {
   public static validate(_fleet: FleetDeclaration, hosts: HostDeclaration[], problems: Problems): void {
     for (const h of hosts as ExistingHost[]) {
       const where = hostWhere(h.name);
-      if (typeof h.address !== 'string' || !(isIPv4(h.address) || isIPv6(h.address) || isDnsName(h.address))) {
+      if (typeof h.address !== 'string' || !(isIpv4(h.address) || isIpv6(h.address) || isDnsName(h.address))) {
         problems.add(where, 'address', `must be an IPv4 or IPv6 address or a DNS name, got ${show(h.address)}`);
       }
       if (h.user !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(h.user)) problems.add(where, 'user', `is not a valid user name: ${show(h.user)}`);
       if (h.port !== undefined && !(Number.isInteger(h.port) && h.port >= 1 && h.port <= 65535)) {
         problems.add(where, 'port', `must be an integer 1-65535, got ${show(h.port)}`);
       }
-      if (h.privateIp !== undefined && !isIPv4(h.privateIp)) problems.add(where, 'privateIp', `is not an IPv4 address: ${show(h.privateIp)}`);
+      if (h.privateIp !== undefined && !isIpv4(h.privateIp)) problems.add(where, 'privateIp', `is not an IPv4 address: ${show(h.privateIp)}`);
       if (h.provider !== undefined && !/^[a-z0-9]*$/.test(h.provider)) {
         problems.add(where, 'provider', `must be a nixos-infect PROVIDER value like "hetznercloud" ([a-z0-9]*), got ${show(h.provider)}`);
       }
@@ -85,8 +84,8 @@ export class ExistingMachines extends Construct implements CloudAdapter {
       sshAddress: h.address,
       sshUser: h.user ?? 'root',
       sshPort: h.port ?? 22,
-      publicIpv4: isIPv4(h.address) ? h.address : '',
-      publicIpv6: isIPv6(h.address) ? h.address : '',
+      publicIpv4: isIpv4(h.address) ? h.address : '',
+      publicIpv6: isIpv6(h.address) ? h.address : '',
       privateIp: h.privateIp ?? '',
       infectProvider: h.provider ?? '',
       // A different address or port means a different machine.

@@ -16,6 +16,8 @@ import { ColmenaHive } from './colmena-hive';
 import { DEFAULT_NIX_CHANNEL, FleetDeclaration } from './fleet-declaration';
 import { hostsOf, validateFleet } from './fleet-validation';
 import { NixosInstall } from './nixos-install';
+import { terraformTemplateSafe } from './nix';
+import { terraformLiteral, terraformLiterals } from './terraform-literal';
 import { TerraformCloudSettings } from './terraform-cloud';
 
 export interface FleetStackProps {
@@ -118,15 +120,16 @@ export class FleetStack extends TerraformStack {
         staticId: true,
         description: `Facts about host ${host.name}`,
         value: {
+          // Declared text escaped, cloud references (addresses of new servers) kept.
           cloud: host.cloud,
-          location: host.location,
-          public_ipv4: host.publicIpv4,
-          public_ipv6: host.publicIpv6,
-          private_ip: host.privateIp,
-          ssh_address: host.sshAddress,
-          ssh_user: host.sshUser,
+          location: terraformTemplateSafe(host.location),
+          public_ipv4: terraformTemplateSafe(host.publicIpv4),
+          public_ipv6: terraformTemplateSafe(host.publicIpv6),
+          private_ip: terraformTemplateSafe(host.privateIp),
+          ssh_address: terraformTemplateSafe(host.sshAddress),
+          ssh_user: terraformLiteral(host.sshUser),
           ssh_port: host.sshPort,
-          tags: host.tags,
+          tags: terraformLiterals(host.tags),
         },
       });
     }

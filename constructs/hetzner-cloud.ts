@@ -20,7 +20,7 @@ import {
 } from './cloud-adapter';
 import { CloudSshKeys, FirewallRule, FleetDeclaration, HetznerHost, HostDeclaration, HostSystem } from './fleet-declaration';
 import { HETZNER_LOCATIONS, HETZNER_SERVER_TYPES, HETZNER_ZONES, NIX_SYSTEM_OF_ARCHITECTURE, hetznerServerTypeProblem } from './hetzner-catalogue';
-import { terraformLiteral, terraformLiteralMap, terraformLiterals } from './terraform-literal';
+import { hclStringLiteral, terraformLiteral, terraformLiteralMap, terraformLiterals } from './terraform-literal';
 import {
   FieldSpecs, Problems, checkFields, cidrContains, cidrContainsIp, hostWhere, intToIpv4, ipv4ToInt, isRfc1918,
   keyFingerprintSuffix, parseIpv4Cidr, show, sshKeyMd5Fingerprint, validateCloudSshKeys,
@@ -271,7 +271,7 @@ export class HetznerCloud extends Construct implements CloudAdapter {
     const project = new DataHcloudSshKeys(this, 'project-ssh-keys', {});
     const all = `data.hcloud_ssh_keys.${project.friendlyUniqueId}.ssh_keys`;
     const parts = fleet.adminSshKeys.map((k) => {
-      const found = `[for k in ${all} : tostring(k.id) if k.fingerprint == "${sshKeyMd5Fingerprint(k)}" && lookup(k.labels, "${FLEET_LABEL}", "") != "${fleet.name}"]`;
+      const found = `[for k in ${all} : tostring(k.id) if k.fingerprint == "${sshKeyMd5Fingerprint(k)}" && lookup(k.labels, "${FLEET_LABEL}", "") != ${hclStringLiteral(fleet.name)}]`;
       const key = upload(k);
       key.addOverride('count', `\${length(${found}) > 0 ? 0 : 1}`);
       return `${found}, hcloud_ssh_key.${key.friendlyUniqueId}[*].id`;

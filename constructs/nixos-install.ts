@@ -250,10 +250,12 @@ export class NixosInstall extends Construct {
       ...limits,
     };
 
+    // Address and trigger may be references (a cloud server's IP and id): their
+    // literal parts are escaped, the references stay.
     const connection = {
       type: 'ssh' as const,
-      host: props.address,
-      user,
+      host: terraformTemplateSafe(props.address),
+      user: terraformLiteral(user),
       port,
       ...(props.hostKey ? { hostKey: terraformLiteral(props.hostKey) } : {}),
       // One configuration for both worlds: the ssh-agent on a laptop, a
@@ -267,8 +269,10 @@ export class NixosInstall extends Construct {
 
     const sudo = user === 'root' ? undefined : 'sudo -n';
     this.install = new Data(this, 'install', {
-      triggersReplace: { server: props.trigger },
-      input: { host: props.hostName, step: 'install NixOS', installer: url, sha256, channel, provider: settings.provider },
+      triggersReplace: { server: terraformTemplateSafe(props.trigger) },
+      input: Object.fromEntries(Object.entries({
+        host: props.hostName, step: 'install NixOS', installer: url, sha256, channel, provider: settings.provider,
+      }).map(([k, v]) => [k, terraformLiteral(v)])),
       dependsOn: props.dependsOn,
       connection: { ...connection, timeout: connectTimeout },
       provisioners: [{

@@ -40,3 +40,11 @@ export function terraformLiterals(texts: readonly string[]): string[] {
 export function terraformLiteralMap(map: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(map).map(([k, v]) => [terraformLiteral(k), terraformLiteral(v)]));
 }
+
+/**
+ * A user string as an HCL string literal inside a Terraform expression
+ * (`"..."` with HCL's own quoting), its text literal as above.
+ */
+export function hclStringLiteral(text: string): string {
+  return JSON.stringify(terraformLiteral(text));
+}
