@@ -145,7 +145,7 @@ describeWith([NIX_STORE_WRITABLE], 'Colmena 0.4 and 0.5 evaluate the hive (each 
       });
     });
 
-    test(version === '0.4' ? 'reads pkgs.system, which nixpkgs >= 25.11 deprecates (the warning the README mentions)' : 'reads stdenv.hostPlatform.system: no deprecation warning', () => {
+    test(version === '0.4' ? 'stand-in 0.4 evaluator reads pkgs.system (our stub nixpkgs models the >= 25.11 warning the README mentions)' : 'stand-in 0.5 evaluator reads stdenv.hostPlatform.system: no warning', () => {
       const r = run('nix-instantiate', ['--eval', '--strict', '--json', '-E', colmena(version, 'hive.evalSelected [ "web-1" ]')], { cwd: dir });
       expect(r.status).toBe(0);
       if (version === '0.4') expect(r.stderr).toContain("'system' has been renamed to/replaced by 'stdenv.hostPlatform.system'");

@@ -135,6 +135,7 @@ describe('7. wrong types give the host-and-field error, never a TypeError', () =
     const base = validFleet({ firewallRules: [{ protocol: 'tcp', port: '80', sourceCidrs: ['0.0.0.0/0'], description: 'web' }] });
     const wrong: unknown[] = [null, 42, 'text', [], {}, true, [1], ['a', 2]];
     let checked = 0;
+    let refused = 0;
     const spots: [string, (v: unknown) => unknown][] = [
       ...Object.keys(base).map((k): [string, (v: unknown) => unknown] => [`fleet.${k}`, (v) => ({ ...base, [k]: v })]),
       ...base.hosts.flatMap((h) => Object.keys(h).map((k): [string, (v: unknown) => unknown] => [`${h.name}.${k}`, (v) => withHost(h.name, { [k]: v }, base)])),
@@ -152,10 +153,19 @@ describe('7. wrong types give the host-and-field error, never a TypeError', () =
         }
         // Some wrong values are right for some fields (a string for a string field): those must pass or fail cleanly.
         if (problems.length > 0) problems.forEach((p) => expect(p).toMatch(/^(fleet|host "[^"]+"|hosts\[\d+\]): /));
+        // A value of another JSON type than the field's (a number or a list where text goes) is always refused, naming the field.
+        const field = spot.split('.').pop()!;
+        const owner = spot.startsWith('fleet.') ? base : base.hosts.find((h) => spot === `${h.name}.${field}`);
+        const current = owner ? (owner as unknown as Record<string, unknown>)[field] : undefined;
+        if (typeof current === 'string' && (typeof v === 'number' || Array.isArray(v))) {
+          expect([spot, problems.some((p) => p.includes(field))]).toEqual([spot, true]);
+          refused++;
+        }
         checked++;
       }
     }
     expect(checked).toBeGreaterThan(300);
+    expect(refused).toBeGreaterThan(40); // every string field of the fleet and of each host, four wrong types each
   });
 });
 

@@ -231,7 +231,7 @@ describe('NixosInstall props validation', () => {
 });
 
 describe('the NIXOS_IMPORT data file', () => {
-  test('imports admin-user.nix with the name and keys, rendered by the Nix helper, and evaluates', () => {
+  test('imports admin-user.nix with the name and keys, rendered by the Nix helper', () => {
     const text = installImportData({ name: 'deploy', authorizedKeys: ['ssh-ed25519 AAAA "quoted" ${x} a@b'] }, '/etc/nixos/extra.nix')!;
     expect(text).toContain('(import ./admin-user.nix {');
     expect(text).toContain('"ssh-ed25519 AAAA \\"quoted\\" \\${x} a@b"');

@@ -17,7 +17,6 @@
  * be built on this machine (the Go module proxy refuses its v2 releases; see
  * docs/REAL-PROVIDERS.md), and a plan cannot run without it.
  */
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -26,7 +25,8 @@ import { fleet as exampleFleet } from '../../main';
 import { ExistingHost, FleetDeclaration, HetznerHost, HostDeclaration } from '../../constructs/fleet-declaration';
 import { FleetStack } from '../../constructs/fleet-stack';
 import { TerraformCloudSettings } from '../../constructs/terraform-cloud';
-import { Engine, describeWithRealTools, mustRunEngine, runEngine } from '../support/real-tools';
+import { Engine, IN_CI, describeWithRealTools, mustRunEngine, runEngine } from '../support/real-tools';
+import { newEd25519PublicKey } from '../support/real-terraform';
 import { HetznerCloudSim } from '../e2e/cloudsim/hetzner';
 import { MachineBackend } from '../e2e/cloudsim/machines';
 
@@ -50,13 +50,6 @@ function withoutDigitalOcean(fleet: FleetDeclaration): FleetDeclaration {
   return { ...fleet, digitalocean: undefined, hosts: fleet.hosts.filter((h) => h.cloud !== 'digitalocean') };
 }
 
-function freshKey(comment: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-key-'));
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path.join(dir, 'k')]);
-  const pub = fs.readFileSync(path.join(dir, 'k.pub'), 'utf8').trim();
-  fs.rmSync(dir, { recursive: true, force: true });
-  return pub;
-}
 
 /** A generated fleet: `hetzner` servers over three locations and `existing` machines. */
 function generatedFleet(hetzner: number, existing: number): FleetDeclaration {
@@ -76,7 +69,7 @@ function generatedFleet(hetzner: number, existing: number): FleetDeclaration {
     });
   }
   return {
-    name: 'scale', nixChannel: 'nixos-26.05', adminSshKeys: [freshKey('admin@scale')], adminCidrs: ['203.0.113.0/24'],
+    name: 'scale', nixChannel: 'nixos-26.05', adminSshKeys: [newEd25519PublicKey('admin@scale')], adminCidrs: ['203.0.113.0/24'],
     hetzner: { ipRange: '10.0.0.0/16', subnetRange: '10.0.1.0/24', networkZone: 'eu-central' }, hosts,
   };
 }
@@ -88,7 +81,7 @@ interface PlanConfig {
 }
 
 const onlyExisting: FleetDeclaration = {
-  name: 'bare', adminSshKeys: [freshKey('admin@bare')], adminCidrs: ['203.0.113.0/24'],
+  name: 'bare', adminSshKeys: [newEd25519PublicKey('admin@bare')], adminCidrs: ['203.0.113.0/24'],
   hosts: [
     { name: 'box-1', cloud: 'existing', address: '198.51.100.7', port: 2222, provider: 'lightsail', tags: ['db'] },
     { name: 'box-2', cloud: 'existing', address: '2001:db8::7', user: 'admin' },
@@ -234,8 +227,9 @@ describeWithRealTools('real providers: init, validate and plan of every configur
     await sim?.stop();
   });
 
-  test('both engines are here: OpenTofu always, terraform where the machine has it', () => {
+  test('both engines are here: OpenTofu always, terraform where the machine has it (required with CI=true)', () => {
     expect(tools.engines.map((e) => e.name)).toContain('tofu');
+    if (IN_CI) expect(tools.engines.map((e) => e.name).sort()).toEqual(['terraform', 'tofu']);
     for (const e of tools.engines) expect(fs.existsSync(e.binary)).toBe(true);
   });
 
@@ -250,16 +244,18 @@ describeWithRealTools('real providers: init, validate and plan of every configur
       const engineDir = fs.mkdtempSync(path.join(os.tmpdir(), `nixos-fleet-${engine.name}-`));
       fs.copyFileSync(path.join(dir, 'cdk.tf.json'), path.join(engineDir, 'cdk.tf.json'));
       const planEnv = config.terraformCloud ? { ...env, TF_VAR_ssh_private_key: 'placeholder: plan never connects' } : env;
+      const from = sim.requests().length;
       const { plan } = await initValidatePlan(engine, engineDir, planEnv, config);
       expectPlanMatches(plan, config.fleet);
       plans.set(engine.name, plan);
       // The real provider read the project from the simulator (only reads: a plan writes nothing).
-      const served = sim.requests();
+      const served = sim.requests().slice(from); // this plan's requests only
       if (config.fleet.hosts.some((h) => h.cloud === 'hetzner')) expect(served.some((r) => r.method === 'GET' && r.path.startsWith('/ssh_keys'))).toBe(true);
       expect(served.filter((r) => r.method !== 'GET')).toEqual([]);
     });
 
-    if (tools.engines.length > 1) {
+    // Both engines are the point on CI; a laptop without terraform compares nothing.
+    if (IN_CI || tools.engines.length > 1) {
       test('terraform and OpenTofu plan the same changes', () => {
         const [a, b] = tools.engines.map((e) => plans.get(e.name));
         expect(a && b).toBeTruthy();
@@ -271,7 +267,7 @@ describeWithRealTools('real providers: init, validate and plan of every configur
   test.each(tools.engines.map((e) => [e.name, e] as const))(
     "%s: an admin key already in the Hetzner project is used, not uploaded again (Hetzner would refuse it)",
     async (_name, engine) => {
-      const second = freshKey('bob@laptop');
+      const second = newEd25519PublicKey('bob@laptop');
       const fleet: FleetDeclaration = { ...onlyHetzner, name: `keys-${engine.name}`, adminSshKeys: [...onlyHetzner.adminSshKeys, second] };
       const keySim = await HetznerCloudSim.start({ machines: NO_MACHINES });
       try {
