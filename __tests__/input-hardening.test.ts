@@ -170,6 +170,13 @@ describe('7. wrong types give the host-and-field error, never a TypeError', () =
 });
 
 describe('8. values that look right but are not', () => {
+  test('a module path the hive could not import ("./", "//") is refused with the other problems, not later by the hive', () => {
+    for (const module of ['./hosts/web-1.nix', 'hosts//web-1.nix', 'hosts/./web-1.nix']) {
+      expect(problemsOf(withHost('web-1', { module }))).toEqual([`host "web-1": module must be a relative path to a .nix file inside the project, got ${JSON.stringify(module)}`]);
+    }
+    expect(problemsOf(withHost('web-1', { module: 'hosts/web/main.nix' }))).toEqual([]);
+  });
+
   const second = newEd25519PublicKey('bob@desk');
   const cases: [string, FleetDeclaration, string][] = [
     ['IPv6 CIDR with host bits', validFleet({ adminCidrs: ['2001:db8::1/64'] }), 'fleet: adminCidrs[0] has host bits set: "2001:db8::1/64" (the network is 2001:db8::/64)'],

@@ -21,7 +21,7 @@ import { Fn, ITerraformDependable, TerraformLocal, TerraformOutput, Token, depen
 import { ProvisionedHost } from './cloud-adapter';
 import { DEFAULT_NIX_CHANNEL, FleetDeclaration, HOST_SYSTEMS, HostDeclaration } from './fleet-declaration';
 import { NixValue, isNixRelativePath, nix, nixAttrs, nixComment, nixPath, terraformTemplateSafe } from './nix';
-import { CHANNEL_PATTERN, Problems, hostWhere, isDnsLabel, show } from './validation';
+import { CHANNEL_PATTERN, Problems, USER_NAME_PATTERN, hostWhere, isDnsLabel, show } from './validation';
 
 /** The stack output holding hive.nix. */
 export const HIVE_OUTPUT_NAME = 'hive_nix';
@@ -279,7 +279,7 @@ function validateHiveOptions(options: HiveRenderOptions, pinFile: string): void 
       }
     }
     if (typeof host.sshAddress !== 'string' || host.sshAddress === '') problems.add(where, 'sshAddress', 'is empty');
-    if (typeof host.sshUser !== 'string' || !/^[a-z_][a-z0-9_-]*$/.test(host.sshUser)) {
+    if (typeof host.sshUser !== 'string' || !USER_NAME_PATTERN.test(host.sshUser)) {
       problems.add(where, 'sshUser', `is not a user name: ${show(host.sshUser)}`);
     }
     if (!Token.isUnresolved(host.sshPort) && !(Number.isInteger(host.sshPort) && host.sshPort >= 1 && host.sshPort <= 65535)) {

@@ -7,7 +7,9 @@
 import { Construct } from 'constructs';
 import { CloudAdapter, CloudAdapterProps, CloudDiagram, ProvisionedHost } from './cloud-adapter';
 import { ExistingHost, FleetDeclaration, HOST_SYSTEMS, HostDeclaration } from './fleet-declaration';
-import { FieldSpecs, Problems, hostWhere, isDnsName, isIpv4, isIpv6, show, sshPublicKeyProblem } from './validation';
+import {
+  FieldSpecs, INFECT_PROVIDER_PATTERN, Problems, USER_NAME_PATTERN, hostWhere, isDnsName, isIpv4, isIpv6, show, sshPublicKeyProblem,
+} from './validation';
 
 /** Props of ExistingMachines: the shared adapter props (see CloudAdapterProps). */
 export type ExistingMachinesProps = CloudAdapterProps;
@@ -32,12 +34,12 @@ export class ExistingMachines extends Construct implements CloudAdapter {
       if (typeof h.address !== 'string' || !(isIpv4(h.address) || isIpv6(h.address) || isDnsName(h.address))) {
         problems.add(where, 'address', `must be an IPv4 or IPv6 address or a DNS name, got ${show(h.address)}`);
       }
-      if (h.user !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(h.user)) problems.add(where, 'user', `is not a valid user name: ${show(h.user)}`);
+      if (h.user !== undefined && !USER_NAME_PATTERN.test(h.user)) problems.add(where, 'user', `is not a valid user name: ${show(h.user)}`);
       if (h.port !== undefined && !(Number.isInteger(h.port) && h.port >= 1 && h.port <= 65535)) {
         problems.add(where, 'port', `must be an integer 1-65535, got ${show(h.port)}`);
       }
       if (h.privateIp !== undefined && !isIpv4(h.privateIp)) problems.add(where, 'privateIp', `is not an IPv4 address: ${show(h.privateIp)}`);
-      if (h.provider !== undefined && !/^[a-z0-9]*$/.test(h.provider)) {
+      if (h.provider !== undefined && !INFECT_PROVIDER_PATTERN.test(h.provider)) {
         problems.add(where, 'provider', `must be a nixos-infect PROVIDER value like "hetznercloud" ([a-z0-9]*), got ${show(h.provider)}`);
       }
       if (h.firewallRules?.length) problems.add(where, 'firewallRules', 'cannot be applied to an existing machine: its firewall is yours to manage');

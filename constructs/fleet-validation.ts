@@ -12,6 +12,7 @@
 import { CloudAdapterClass } from './cloud-adapter';
 import { COLMENA_RESERVED_NAMES } from './colmena-hive';
 import { FleetDeclaration, HostDeclaration } from './fleet-declaration';
+import { isNixRelativePath } from './nix';
 import { isInstallerUrl } from './nixos-install';
 import {
   FieldSpecs, Problems, SHA256_PATTERN, TAG_PATTERN, channelProblem, checkFields, cidrProblem, hostWhere, ipv4ToInt,
@@ -204,7 +205,7 @@ function validateInstaller(installer: unknown, where: string, problems: Problems
   }
 }
 
+/** A module path the hive can import (nixPath's rule), ending in .nix. */
 function isProjectNixPath(p: unknown): boolean {
-  return typeof p === 'string' && /^[A-Za-z0-9._/-]+\.nix$/.test(p) && !p.startsWith('/')
-    && !p.split('/').some((seg) => seg === '..' || seg === '');
+  return isNixRelativePath(p) && p.endsWith('.nix');
 }

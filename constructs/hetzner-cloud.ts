@@ -19,7 +19,7 @@ import {
   resourceName,
 } from './cloud-adapter';
 import { CloudSshKeys, FirewallRule, FleetDeclaration, HetznerHost, HostDeclaration, HostSystem } from './fleet-declaration';
-import { HETZNER_LOCATIONS, HETZNER_SERVER_TYPES, HETZNER_ZONES, NIX_SYSTEM_OF_ARCHITECTURE, hetznerServerTypeProblem } from './hetzner-catalogue';
+import { HETZNER_LOCATIONS, HETZNER_RETIRED_SERVER_TYPES, HETZNER_SERVER_TYPES, HETZNER_ZONES, NIX_SYSTEM_OF_ARCHITECTURE, hetznerServerTypeProblem } from './hetzner-catalogue';
 import { hclStringLiteral, terraformLiteral, terraformLiteralMap, terraformLiterals } from './terraform-literal';
 import {
   FieldSpecs, Problems, checkFields, cidrContains, cidrContainsIp, hostWhere, intToIpv4, ipv4ToInt, isRfc1918,
@@ -97,13 +97,12 @@ export class HetznerCloud extends Construct implements CloudAdapter {
         problems.add(where, 'serverType', `must be a Hetzner server type like "cx23", got ${show(h.serverType)}`);
       } else {
         const why = hetznerServerTypeProblem(h.serverType, h.location);
-        const uncatalogued = why !== undefined && why.includes('allowUncataloguedType');
+        const uncatalogued = !(h.serverType in HETZNER_SERVER_TYPES) && !(h.serverType in HETZNER_RETIRED_SERVER_TYPES);
         if (why && !(uncatalogued && h.allowUncataloguedType === true)) problems.add(where, 'serverType', why);
       }
       if (h.image !== undefined && !/^[a-z0-9][a-z0-9._-]*$/.test(h.image)) problems.add(where, 'image', `is not an image name: ${show(h.image)}`);
-      const known = HETZNER_LOCATIONS;
-      if (!known.includes(h.location)) {
-        problems.add(where, 'location', `must be one of ${known.join(', ')}; got ${show(h.location)}`);
+      if (!HETZNER_LOCATIONS.includes(h.location)) {
+        problems.add(where, 'location', `must be one of ${HETZNER_LOCATIONS.join(', ')}; got ${show(h.location)}`);
       } else if (zoneLocations && !zoneLocations.includes(h.location)) {
         problems.add(where, 'location', `${h.location} is not in the network zone ${net.networkZone} (${zoneLocations.join(', ')})`);
       }

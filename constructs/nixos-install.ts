@@ -27,7 +27,7 @@ import { Data } from '../.gen/providers/terraform/data';
 import { DEFAULT_NIX_CHANNEL, NIXOS_INFECT_SHA256, NIXOS_INFECT_URL } from './fleet-declaration';
 import { NixExpr, nix, nixList, nixString, terraformTemplateSafe, toNix } from './nix';
 import { renderShellScript, shellQuote } from './shell';
-import { CHANNEL_PATTERN, isDnsLabel, SHA256_PATTERN } from './validation';
+import { CHANNEL_PATTERN, INFECT_PROVIDER_PATTERN, isDnsLabel, SHA256_PATTERN, USER_NAME_PATTERN } from './validation';
 import { terraformLiteral } from './terraform-literal';
 
 export interface NixosInstallProps {
@@ -156,7 +156,6 @@ export interface AdminUser {
 }
 
 const TIMEOUT_PATTERN = /^\d+[smh]$/;
-const USER_PATTERN = /^[a-z_][a-z0-9_-]*$/;
 
 /** Where the install writes the NIXOS_IMPORT files; /etc/nixos survives NixOS's first boot. */
 export const INSTALL_IMPORT_DIR = '/etc/nixos/nixos-fleet';
@@ -201,8 +200,8 @@ export class NixosInstall extends Construct {
     if (!isInstallerUrl(url)) errors.push(`installer.url must be an https:// URL without quotes, spaces, "$" or braces, got ${JSON.stringify(url)}`);
     if (!SHA256_PATTERN.test(sha256)) errors.push(`installer.sha256 must be 64 lower-case hex characters, got ${JSON.stringify(sha256)}`);
     if (!CHANNEL_PATTERN.test(channel)) errors.push(`nixChannel must be "nixos-YY.MM" or "nixos-unstable", got ${JSON.stringify(channel)}`);
-    if (!/^[a-z0-9]*$/.test(props.provider ?? '')) errors.push(`provider must be [a-z0-9]*, got ${JSON.stringify(props.provider)}`);
-    if (!USER_PATTERN.test(user)) errors.push(`user is not a valid user name: ${JSON.stringify(user)}`);
+    if (!INFECT_PROVIDER_PATTERN.test(props.provider ?? '')) errors.push(`provider must be [a-z0-9]*, got ${JSON.stringify(props.provider)}`);
+    if (!USER_NAME_PATTERN.test(user)) errors.push(`user is not a valid user name: ${JSON.stringify(user)}`);
     if (!Number.isInteger(port) || port < 1 || port > 65535) errors.push(`port must be 1-65535, got ${port}`);
     if (props.nixosImport !== undefined && !/^\/[A-Za-z0-9._/-]+\.nix$/.test(props.nixosImport)) {
       errors.push(`nixosImport must be an absolute path to a .nix file, got ${JSON.stringify(props.nixosImport)}`);
@@ -226,7 +225,7 @@ export class NixosInstall extends Construct {
     }
     if (props.adminUser !== undefined) {
       const a = props.adminUser;
-      if (typeof a.name !== 'string' || !USER_PATTERN.test(a.name) || a.name === 'root') {
+      if (typeof a.name !== 'string' || !USER_NAME_PATTERN.test(a.name) || a.name === 'root') {
         errors.push(`adminUser.name must be a user name other than root, got ${JSON.stringify(a.name)}`);
       }
       if (!Array.isArray(a.authorizedKeys) || a.authorizedKeys.length === 0

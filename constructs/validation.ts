@@ -50,6 +50,10 @@ export function isDnsName(s: string): boolean {
 export const TAG_PATTERN = /^[a-z0-9_-]+$/;
 export const CHANNEL_PATTERN = /^nixos-(\d\d\.\d\d|unstable)$/;
 export const SHA256_PATTERN = /^[0-9a-f]{64}$/;
+/** A login name as useradd takes it (at most 32 characters). */
+export const USER_NAME_PATTERN = /^[a-z_][a-z0-9_-]{0,31}$/;
+/** A nixos-infect PROVIDER value (hetznercloud, digitalocean, lightsail, ...); empty: autodetect. */
+export const INFECT_PROVIDER_PATTERN = /^[a-z0-9]*$/;
 
 // ---------------------------------------------------------------- IP maths (ipaddr.js)
 
