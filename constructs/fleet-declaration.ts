@@ -54,17 +54,27 @@ export interface InstallSettings {
    */
   readonly installerTimeoutSeconds?: number;
   /**
-   * The reboot waits until the install's SSH session has ended (Terraform has the
-   * exit status), at most this many seconds.
+   * The reboot waits until Terraform has the install's output and exit status
+   * (the script has exited and the client acknowledged everything), at most this
+   * many seconds.
    * @default 300
    */
   readonly sessionWaitSeconds?: number;
   /**
-   * Seconds between the end of the install's SSH session and the reboot.
+   * Seconds between that moment and the reboot.
    * @default 1
    */
   readonly rebootDelaySeconds?: number;
 }
+
+/** The defaults of InstallSettings, in one place. */
+export const DEFAULT_INSTALL_SETTINGS: Required<InstallSettings> = {
+  downloadConnectTimeoutSeconds: 30,
+  downloadTimeoutSeconds: 300,
+  installerTimeoutSeconds: 3600,
+  sessionWaitSeconds: 300,
+  rebootDelaySeconds: 1,
+};
 
 /** An inbound firewall rule, applied by each cloud's firewall. */
 export interface FirewallRule {

@@ -24,13 +24,13 @@ import * as path from 'path';
 import { Construct } from 'constructs';
 import { ITerraformDependable, TerraformVariable } from 'cdktf';
 import { Data } from '../.gen/providers/terraform/data';
-import { DEFAULT_NIX_CHANNEL, NIXOS_INFECT_SHA256, NIXOS_INFECT_URL } from './fleet-declaration';
+import { DEFAULT_INSTALL_SETTINGS, DEFAULT_NIX_CHANNEL, InstallSettings, NIXOS_INFECT_SHA256, NIXOS_INFECT_URL } from './fleet-declaration';
 import { NixExpr, nix, nixList, nixString, terraformTemplateSafe, toNix } from './nix';
 import { renderShellScript, shellQuote } from './shell';
 import { CHANNEL_PATTERN, INFECT_PROVIDER_PATTERN, isDnsLabel, SHA256_PATTERN, USER_NAME_PATTERN } from './validation';
 import { terraformLiteral } from './terraform-literal';
 
-export interface NixosInstallProps {
+export interface NixosInstallProps extends InstallSettings {
   /** Host name, used in messages and resource names. */
   readonly hostName: string;
   /** Address to SSH to (IPv4, IPv6 or DNS name; may be a Terraform token). */
@@ -109,31 +109,6 @@ export interface NixosInstallProps {
    */
   readonly rebootTimeout?: string;
   /**
-   * Seconds the installer download may take to connect.
-   * @default 30
-   */
-  readonly downloadConnectTimeoutSeconds?: number;
-  /**
-   * Seconds the whole installer download may take, retries included.
-   * @default 300
-   */
-  readonly downloadTimeoutSeconds?: number;
-  /**
-   * Seconds the installer may run; then it is stopped and the step fails (no reboot).
-   * @default 3600
-   */
-  readonly installerTimeoutSeconds?: number;
-  /**
-   * Longest wait, in seconds, for the install's SSH session to end before the reboot.
-   * @default 300
-   */
-  readonly sessionWaitSeconds?: number;
-  /**
-   * Seconds between the end of the install's SSH session and the reboot.
-   * @default 1
-   */
-  readonly rebootDelaySeconds?: number;
-  /**
    * A login user other than root to keep on the installed NixOS: a normal user in
    * `wheel` with these SSH keys, password-less sudo and Nix trust
    * (nix/modules/admin-user.nix, passed through NIXOS_IMPORT).
@@ -185,12 +160,12 @@ export class NixosInstall extends Construct {
     const port = props.port ?? 22;
     const connectTimeout = props.connectTimeout ?? '10m';
     const rebootTimeout = props.rebootTimeout ?? '15m';
-    const limits = {
-      downloadConnectTimeoutSeconds: props.downloadConnectTimeoutSeconds ?? 30,
-      downloadTimeoutSeconds: props.downloadTimeoutSeconds ?? 300,
-      installerTimeoutSeconds: props.installerTimeoutSeconds ?? 3600,
-      sessionWaitSeconds: props.sessionWaitSeconds ?? 300,
-      rebootDelaySeconds: props.rebootDelaySeconds ?? 1,
+    const limits: Required<InstallSettings> = {
+      downloadConnectTimeoutSeconds: props.downloadConnectTimeoutSeconds ?? DEFAULT_INSTALL_SETTINGS.downloadConnectTimeoutSeconds,
+      downloadTimeoutSeconds: props.downloadTimeoutSeconds ?? DEFAULT_INSTALL_SETTINGS.downloadTimeoutSeconds,
+      installerTimeoutSeconds: props.installerTimeoutSeconds ?? DEFAULT_INSTALL_SETTINGS.installerTimeoutSeconds,
+      sessionWaitSeconds: props.sessionWaitSeconds ?? DEFAULT_INSTALL_SETTINGS.sessionWaitSeconds,
+      rebootDelaySeconds: props.rebootDelaySeconds ?? DEFAULT_INSTALL_SETTINGS.rebootDelaySeconds,
     };
     const logPath = props.logPath ?? '/var/log/nixos-infect.log';
 
