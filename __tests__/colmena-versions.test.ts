@@ -13,7 +13,8 @@ import { fleet as exampleFleet } from '../main';
 import { benchFleet } from '../scripts/dev/bench';
 import { Json, KEY_A, synthFleet, validFleet } from './support/fleet';
 import { REPO, addFakeTarballToStore, makeHiveProject, provisioned } from './support/hive-project';
-import { NIX_STORE_WRITABLE, describeWith, nixEval, nixEvalError, run } from './support/nix-tools';
+import { NIX_STORE_WRITABLE, describeWith, nixEval, nixEvalError, run, terraformUnescaped } from './support/nix-tools';
+import { filesUnder } from './support/process';
 
 const FLEET: FleetDeclaration = {
   name: 'versions',
@@ -45,15 +46,6 @@ const ARM_MODULE = '{ name, nodes, ... }: { environment.etc.peer.text = name + "
 const STUB_NIXPKGS = path.join(__dirname, 'support', 'colmena', 'stub-nixpkgs');
 const EVALUATOR = path.join(__dirname, 'support', 'colmena', 'eval.nix');
 
-function filesUnder(dir: string, prefix = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    if (e.isDirectory()) Object.assign(out, filesUnder(path.join(dir, e.name), rel));
-    else out[rel] = fs.readFileSync(path.join(dir, e.name), 'utf8');
-  }
-  return out;
-}
 
 describeWith([NIX_STORE_WRITABLE], 'Colmena 0.4 and 0.5 evaluate the hive (each release\'s eval.nix contract)', () => {
   let storePath: string;
@@ -175,12 +167,12 @@ describeWith([NIX_STORE_WRITABLE], 'Colmena 0.4 and 0.5 evaluate the hive (each 
   function appliedHive(fleet: FleetDeclaration): string {
     const parts = synthFleet(fleet).locals.hive_nix_parts as string[];
     let n = 0;
-    return parts.join('').replace(/\$\$\{|%%\{|\$\{[^}]*\}/g, (m) => {
-      if (m === '$${') return '${';
-      if (m === '%%{') return '%{';
+    // References first (a literal "$${" is no reference), then Terraform's escapes.
+    const withAddresses = parts.join('').replace(/(?<!\$)\$\{[^}]*\}/g, (m) => {
       n += 1;
       return m.endsWith('_private}') ? `10.20.${n >> 8}.${n & 255}` : `198.18.${n >> 8}.${n & 255}`;
     });
+    return terraformUnescaped(withAddresses);
   }
 
   test.each([

@@ -4,14 +4,15 @@ import { NIXOS_INFECT_SHA256, NIXOS_INFECT_URL } from '../constructs/fleet-decla
 import { INSTALL_IMPORT_DIR, NixosInstall, NixosInstallProps, installImportData } from '../constructs/nixos-install';
 import { terraformCloudSettings } from '../constructs/terraform-cloud';
 import { Json, refOf, synthFleet, validFleet, withHost } from './support/fleet';
+import { terraformUnescaped } from './support/nix-tools';
 
 const json = synthFleet(validFleet({ nixChannel: 'nixos-25.11' }));
 const install = (name: string): Json => json.resource.terraform_data[`nixos_install_${name}`];
 const ready = (name: string): Json => json.resource.terraform_data[`nixos_ready_${name}`];
 const script = (r: Json): string => r.provisioner[0]['remote-exec'].inline.join('\n');
-/** The script as the host runs it: Terraform turns its `$${` and `%%{` escapes back into `${` and `%{`. */
+/** The script as the host runs it: Terraform's escapes undone, and the sudo wrapper. */
 const asRun = (r: Json): string => {
-  const s = script(r).replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{');
+  const s = terraformUnescaped(script(r));
   // a non-root user's script runs as `sudo -n /bin/sh -c '<script>'`: undo that one quoting
   const sudo = "#!/bin/sh\nexec sudo -n /bin/sh -c '";
   return s.startsWith(sudo) ? s.slice(sudo.length, s.lastIndexOf("'")).split("'\\''").join("'") : s;

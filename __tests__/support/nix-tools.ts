@@ -119,22 +119,36 @@ export function tempDir(prefix: string): string {
 
 /**
  * Applies a Terraform JSON configuration that needs no provider (outputs and
- * variables only) in a fresh directory and returns `terraform output -json`.
+ * variables only) in a fresh directory and returns `output -json`, with
+ * `binary` (terraform, or tofu with its environment).
  */
-export function terraformApplyOutputs(config: object, vars: Record<string, string> = {}): Record<string, { value: unknown }> {
+export function terraformApplyOutputs(
+  config: object,
+  vars: Record<string, string> = {},
+  binary: { path: string; env: NodeJS.ProcessEnv } = { path: 'terraform', env: process.env },
+): Record<string, { value: unknown }> {
   const dir = tempDir('tf-');
   try {
     fs.writeFileSync(path.join(dir, 'main.tf.json'), JSON.stringify(config, null, 2));
     const cliConfig = path.join(dir, 'terraformrc');
     fs.writeFileSync(cliConfig, '');
-    const env = { ...process.env, TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1', TF_CLI_CONFIG_FILE: cliConfig };
-    runOk('terraform', ['init', '-backend=false', '-no-color'], { cwd: dir, env });
+    const env = { ...binary.env, TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1', TF_CLI_CONFIG_FILE: cliConfig };
+    runOk(binary.path, ['init', '-backend=false', '-no-color'], { cwd: dir, env });
     const varArgs = Object.entries(vars).map(([k, v]) => `-var=${k}=${v}`);
-    runOk('terraform', ['apply', '-auto-approve', '-no-color', ...varArgs], { cwd: dir, env });
-    return JSON.parse(runOk('terraform', ['output', '-json', '-no-color'], { cwd: dir, env }));
+    runOk(binary.path, ['apply', '-auto-approve', '-no-color', ...varArgs], { cwd: dir, env });
+    return JSON.parse(runOk(binary.path, ['output', '-json', '-no-color'], { cwd: dir, env }));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * What Terraform makes of a literal template string (`$${` → `${`, `%%{` → `%{`),
+ * for reading synthesized scripts and hive text as the host gets them. That real
+ * Terraform and OpenTofu agree on every string is proven in terraform-literal.test.ts.
+ */
+export function terraformUnescaped(text: string): string {
+  return text.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{');
 }
 
 /** A deterministic pseudo-random generator (mulberry32) for generated test strings. */

@@ -43,3 +43,14 @@ export function runProjectScript(script: string, args: string[], opts: { cwd: st
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
+
+/** Every file below `dir`, by its path relative to `dir` ('/'-separated), with its text. */
+export function filesUnder(dir: string, prefix = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) Object.assign(out, filesUnder(path.join(dir, e.name), rel));
+    else out[rel] = fs.readFileSync(path.join(dir, e.name), 'utf8');
+  }
+  return out;
+}

@@ -8,7 +8,7 @@ import { generateKeyPairSync } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { onPath } from './process';
-import { tempDir } from './nix-tools';
+import { tempDir, terraformApplyOutputs } from './nix-tools';
 import { realToolsEnv } from './real-tools';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -54,18 +54,7 @@ function run(bin: TerraformBinary, args: string[], cwd: string, env: NodeJS.Proc
  * real binary and returns `output -json`: what Terraform made of each string.
  */
 export function applyOutputs(bin: TerraformBinary, config: object): Record<string, { value: unknown }> {
-  const dir = tempDir(`${bin.name}-outputs-`);
-  try {
-    fs.writeFileSync(path.join(dir, 'main.tf.json'), JSON.stringify(config));
-    const cliConfig = path.join(dir, 'empty.tfrc');
-    fs.writeFileSync(cliConfig, '');
-    const env = { ...bin.env, TF_CLI_CONFIG_FILE: cliConfig };
-    run(bin, ['init', '-backend=false', '-no-color'], dir, env);
-    run(bin, ['apply', '-auto-approve', '-no-color'], dir, env);
-    return JSON.parse(run(bin, ['output', '-json', '-no-color'], dir, env));
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return terraformApplyOutputs(config, {}, bin);
 }
 
 /**
