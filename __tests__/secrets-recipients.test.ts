@@ -400,60 +400,63 @@ describeWithTools('npm run secrets:recipients against real sshd on 127.0.0.1', (
     if (!tools) throw new Error(`the sops round trip needs the real sops: ${noTools}`);
     const web = await startSshd('rt-web');
     const db = await startSshd('rt-db');
-    const admin = newAdmin();
-    // A project as a user has it: secrets/.sops.yaml from the committed one, an admin added.
-    const secretsDir = path.join(fs.mkdtempSync(path.join(dir, 'roundtrip-')), 'secrets');
-    fs.mkdirSync(secretsDir);
-    const sopsFile = path.join(secretsDir, '.sops.yaml');
-    fs.writeFileSync(sopsFile, fs.readFileSync(COMMITTED_SOPS_FILE, 'utf8').replace(/^admins:\n/m, `admins:\n  - &admin_rt ${admin.recipient}\n`));
-    const fleetModule = path.join(dir, 'rt-fleet.js');
-    fs.writeFileSync(fleetModule, `exports.fleet = ${JSON.stringify({
-      name: 'rt', adminSshKeys: [], adminCidrs: [], hosts: [
-        { name: 'web-1', cloud: 'existing', address: '127.0.0.1', port: web.port },
-        { name: 'db-1', cloud: 'existing', address: '127.0.0.1', port: db.port },
-      ],
-    })};\n`);
-    expect(runScript(['--fleet', fleetModule, '--sops-file', sopsFile, '--timeout', '3']).status).toBe(0);
+    try {
+      const admin = newAdmin();
+      // A project as a user has it: secrets/.sops.yaml from the committed one, an admin added.
+      const secretsDir = path.join(fs.mkdtempSync(path.join(dir, 'roundtrip-')), 'secrets');
+      fs.mkdirSync(secretsDir);
+      const sopsFile = path.join(secretsDir, '.sops.yaml');
+      fs.writeFileSync(sopsFile, fs.readFileSync(COMMITTED_SOPS_FILE, 'utf8').replace(/^admins:\n/m, `admins:\n  - &admin_rt ${admin.recipient}\n`));
+      const fleetModule = path.join(dir, 'rt-fleet.js');
+      fs.writeFileSync(fleetModule, `exports.fleet = ${JSON.stringify({
+        name: 'rt', adminSshKeys: [], adminCidrs: [], hosts: [
+          { name: 'web-1', cloud: 'existing', address: '127.0.0.1', port: web.port },
+          { name: 'db-1', cloud: 'existing', address: '127.0.0.1', port: db.port },
+        ],
+      })};\n`);
+      expect(runScript(['--fleet', fleetModule, '--sops-file', sopsFile, '--timeout', '3']).status).toBe(0);
 
-    // sops finds secrets/.sops.yaml from the working directory, as the README says (`cd secrets && sops ...`).
-    // HOME is empty so no key of this machine's user can take part.
-    const home = fs.mkdtempSync(path.join(dir, 'home-'));
-    const sops = (args: string[], env: Record<string, string> = {}) => spawnSync(tools.sops, ['--disable-version-check', ...args], {
-      cwd: secretsDir, encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH, HOME: home, ...env },
-    });
-    const plain = { 'web-1': 'db_password: web-only-7f3a\n', 'db-1': 'db_password: db-only-91c2\n' } as const;
-    for (const [name, text] of Object.entries(plain)) {
-      fs.writeFileSync(path.join(secretsDir, `${name}.yaml`), text);
-      const enc = sops(['encrypt', '--in-place', `${name}.yaml`]);
-      expect(enc.stderr).toBe('');
-      expect(enc.status).toBe(0);
-      const encrypted = fs.readFileSync(path.join(secretsDir, `${name}.yaml`), 'utf8');
-      expect(encrypted).not.toContain(text.split(': ')[1].trim());
-      expect(encrypted).toMatch(/db_password: ENC\[AES256_GCM,/);
-    }
-    // Each file is encrypted to exactly the admin and its own host, as the creation rule says.
-    const recipientsOf = (name: string): string[] => (loadYaml(path.join(secretsDir, `${name}.yaml`)).sops.age as { recipient: string }[]).map((a) => a.recipient).sort();
-    expect(recipientsOf('web-1')).toEqual([admin.recipient, web.expectedRecipient].sort());
-    expect(recipientsOf('db-1')).toEqual([admin.recipient, db.expectedRecipient].sort());
+      // sops finds secrets/.sops.yaml from the working directory, as the README says (`cd secrets && sops ...`).
+      // HOME is empty so no key of this machine's user can take part.
+      const home = fs.mkdtempSync(path.join(dir, 'home-'));
+      const sops = (args: string[], env: Record<string, string> = {}) => spawnSync(tools.sops, ['--disable-version-check', ...args], {
+        cwd: secretsDir, encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH, HOME: home, ...env },
+      });
+      const plain = { 'web-1': 'db_password: web-only-7f3a\n', 'db-1': 'db_password: db-only-91c2\n' } as const;
+      for (const [name, text] of Object.entries(plain)) {
+        fs.writeFileSync(path.join(secretsDir, `${name}.yaml`), text);
+        const enc = sops(['encrypt', '--in-place', `${name}.yaml`]);
+        expect(enc.stderr).toBe('');
+        expect(enc.status).toBe(0);
+        const encrypted = fs.readFileSync(path.join(secretsDir, `${name}.yaml`), 'utf8');
+        expect(encrypted).not.toContain(text.split(': ')[1].trim());
+        expect(encrypted).toMatch(/db_password: ENC\[AES256_GCM,/);
+      }
+      // Each file is encrypted to exactly the admin and its own host, as the creation rule says.
+      const recipientsOf = (name: string): string[] => (loadYaml(path.join(secretsDir, `${name}.yaml`)).sops.age as { recipient: string }[]).map((a) => a.recipient).sort();
+      expect(recipientsOf('web-1')).toEqual([admin.recipient, web.expectedRecipient].sort());
+      expect(recipientsOf('db-1')).toEqual([admin.recipient, db.expectedRecipient].sort());
 
-    // The admin reads both.
-    for (const [name, text] of Object.entries(plain)) {
-      expect(sops(['decrypt', `${name}.yaml`], { SOPS_AGE_KEY_FILE: admin.keyFile }).stdout).toBe(text);
+      // The admin reads both.
+      for (const [name, text] of Object.entries(plain)) {
+        expect(sops(['decrypt', `${name}.yaml`], { SOPS_AGE_KEY_FILE: admin.keyFile }).stdout).toBe(text);
+      }
+      // A host reads its own file with the age identity sops-nix derives from its SSH host key, and not the other's.
+      const identityOf = (h: StandInHost): string => ed25519SeedToAgeIdentity(ed25519SeedFromOpenSshPrivateKey(fs.readFileSync(h.hostKeyPath, 'utf8')));
+      expect(sops(['decrypt', 'web-1.yaml'], { SOPS_AGE_KEY: identityOf(web) }).stdout).toBe(plain['web-1']);
+      expect(sops(['decrypt', 'db-1.yaml'], { SOPS_AGE_KEY: identityOf(db) }).stdout).toBe(plain['db-1']);
+      const denied = sops(['decrypt', 'db-1.yaml'], { SOPS_AGE_KEY: identityOf(web) });
+      expect(denied.status).not.toBe(0);
+      expect(denied.stdout).toBe('');
+      expect(denied.stderr).toMatch(/Failed to get the data key/);
+      // A file no rule covers cannot be created by accident.
+      fs.writeFileSync(path.join(secretsDir, 'stranger.yaml'), 'x: 1\n');
+      const uncovered = sops(['encrypt', '--in-place', 'stranger.yaml']);
+      expect(uncovered.status).not.toBe(0);
+      expect(uncovered.stderr).toMatch(/no matching creation rules found/);
+    } finally {
+      await Promise.all([web.stop(), db.stop()]);
     }
-    // A host reads its own file with the age identity sops-nix derives from its SSH host key, and not the other's.
-    const identityOf = (h: StandInHost): string => ed25519SeedToAgeIdentity(ed25519SeedFromOpenSshPrivateKey(fs.readFileSync(h.hostKeyPath, 'utf8')));
-    expect(sops(['decrypt', 'web-1.yaml'], { SOPS_AGE_KEY: identityOf(web) }).stdout).toBe(plain['web-1']);
-    expect(sops(['decrypt', 'db-1.yaml'], { SOPS_AGE_KEY: identityOf(db) }).stdout).toBe(plain['db-1']);
-    const denied = sops(['decrypt', 'db-1.yaml'], { SOPS_AGE_KEY: identityOf(web) });
-    expect(denied.status).not.toBe(0);
-    expect(denied.stdout).toBe('');
-    expect(denied.stderr).toMatch(/Failed to get the data key/);
-    // A file no rule covers cannot be created by accident.
-    fs.writeFileSync(path.join(secretsDir, 'stranger.yaml'), 'x: 1\n');
-    const uncovered = sops(['encrypt', '--in-place', 'stranger.yaml']);
-    expect(uncovered.status).not.toBe(0);
-    expect(uncovered.stderr).toMatch(/no matching creation rules found/);
-    await Promise.all([web.stop(), db.stop()]);
   });
 
   test('no admin key: exit 2, nothing scanned, file untouched', async () => {
