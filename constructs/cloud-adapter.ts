@@ -102,6 +102,8 @@ export interface CloudAdapterClass {
   readonly cloud: CloudName;
   /** The JSON types of this cloud's host fields (on top of HOST_BASE_FIELDS), checked before any value. */
   readonly hostFields: FieldSpecs;
+  /** The fleet-level fields this cloud adds (its network section), checked the same way. */
+  readonly fleetFields: FieldSpecs;
   /** Adds every problem of the fleet's hosts of this cloud (and of the cloud's network). */
   validate(fleet: FleetDeclaration, hosts: HostDeclaration[], problems: Problems): void;
   /** What the fleet diagram shows for this cloud. Pure: no resources are created. */

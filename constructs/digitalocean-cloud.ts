@@ -55,6 +55,8 @@ export class DigitalOceanCloud extends Construct implements CloudAdapter {
     notice: `DigitalOcean API at most ${DIGITALOCEAN_REQUESTS_PER_SECOND} requests/s`,
   }];
 
+  public static readonly fleetFields: FieldSpecs = { digitalocean: { type: 'object' } };
+
   public static readonly hostFields: FieldSpecs = {
     size: { type: 'string', required: true },
     allowUncataloguedType: { type: 'boolean' },

@@ -17,6 +17,8 @@ export type ExistingMachinesProps = CloudAdapterProps;
 export class ExistingMachines extends Construct implements CloudAdapter {
   public static readonly cloud = 'existing' as const;
 
+  public static readonly fleetFields: FieldSpecs = {};
+
   public static readonly hostFields: FieldSpecs = {
     address: { type: 'string', required: true },
     user: { type: 'string' },

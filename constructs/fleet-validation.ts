@@ -19,7 +19,7 @@ import {
   isDnsLabel, isPlainObject, show, sshKeyBlob, sshPublicKeyProblem, validateFirewallRules,
 } from './validation';
 
-/** Fields of the fleet declaration itself. */
+/** Fields of the fleet declaration itself (each cloud adapter adds its own: fleetFields). */
 const FLEET_FIELDS: FieldSpecs = {
   name: { type: 'string', required: true },
   serverNamePrefix: { type: 'string' },
@@ -30,8 +30,6 @@ const FLEET_FIELDS: FieldSpecs = {
   installer: { type: 'object' },
   install: { type: 'object' },
   colmena: { type: 'object' },
-  hetzner: { type: 'object' },
-  digitalocean: { type: 'object' },
   hosts: { type: 'object[]', required: true },
 };
 
@@ -55,7 +53,7 @@ const INSTALLER_FIELDS: FieldSpecs = { url: { type: 'string' }, sha256: { type: 
 export function validateFleet(fleet: FleetDeclaration, adapters: readonly CloudAdapterClass[]): Problems {
   const problems = new Problems();
   findCdktfTokenMarkers(fleet, [], problems);
-  const fleetTypesOk = checkFields(fleet, FLEET_FIELDS, 'fleet', '', problems, 'a fleet declaration');
+  const fleetTypesOk = checkFields(fleet, Object.assign({}, FLEET_FIELDS, ...adapters.map((a) => a.fleetFields)), 'fleet', '', problems, 'a fleet declaration');
   // Value checks below assume the types; a host list of the wrong type has no hosts to check.
   if (!isPlainObject(fleet) || !Array.isArray(fleet.hosts)) return problems;
   if (!isDnsLabel(fleet.name)) {

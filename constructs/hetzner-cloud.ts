@@ -58,6 +58,8 @@ export type HetznerCloudProps = CloudAdapterProps;
 export class HetznerCloud extends Construct implements CloudAdapter {
   public static readonly cloud = 'hetzner' as const;
 
+  public static readonly fleetFields: FieldSpecs = { hetzner: { type: 'object' } };
+
   public static readonly hostFields: FieldSpecs = {
     serverType: { type: 'string', required: true },
     allowUncataloguedType: { type: 'boolean' },
