@@ -122,8 +122,11 @@ if $print_env; then
   echo "export NIXOS_FLEET_TOOLS=\"$root\""
 else
   export TF_CLI_CONFIG_FILE="$cli_config"
-  echo "real-tools: $("$bin/tofu" version | head -1), $("$bin/sops" --version --disable-version-check 2>/dev/null | head -1)"
-  if command -v terraform >/dev/null; then echo "real-tools: terraform found: $(terraform version | head -1)"
+  # The whole output is read before its first line is taken: a `| head -1`
+  # that closes early would kill the tool with SIGPIPE under pipefail.
+  first_line() { local out; out=$("$@" 2>/dev/null) || true; printf '%s' "${out%%$'\n'*}"; }
+  echo "real-tools: $(first_line "$bin/tofu" version), $(first_line "$bin/sops" --version --disable-version-check)"
+  if command -v terraform >/dev/null; then echo "real-tools: terraform found: $(first_line terraform version)"
   else echo "real-tools: terraform not on PATH; the real-provider suites run with OpenTofu only"; fi
   echo "real-tools: TF_CLI_CONFIG_FILE=$cli_config PATH=$bin:\$PATH"
 fi
