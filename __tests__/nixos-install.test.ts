@@ -1,22 +1,17 @@
 /** The synthesized install resources: commands, environment, triggers, connection, ordering. */
 import { App, TerraformStack, Testing } from 'cdktf';
 import { NIXOS_INFECT_SHA256, NIXOS_INFECT_URL } from '../constructs/fleet-declaration';
-import { INSTALL_IMPORT_DIR, NixosInstall, NixosInstallProps, installImportData } from '../constructs/nixos-install';
+import { INSTALL_IMPORT_DIR, INSTALL_SCRIPTS_LOCAL, NixosInstall, NixosInstallProps, installImportData } from '../constructs/nixos-install';
 import { terraformCloudSettings } from '../constructs/terraform-cloud';
-import { Json, refOf, synthFleet, validFleet, withHost } from './support/fleet';
+import { Json, refOf, remoteExecText, synthFleet, validFleet, withHost } from './support/fleet';
 import { terraformUnescaped } from './support/nix-tools';
 
 const json = synthFleet(validFleet({ nixChannel: 'nixos-25.11' }));
 const install = (name: string): Json => json.resource.terraform_data[`nixos_install_${name}`];
 const ready = (name: string): Json => json.resource.terraform_data[`nixos_ready_${name}`];
-const script = (r: Json): string => r.provisioner[0]['remote-exec'].inline.join('\n');
-/** The script as the host runs it: Terraform's escapes undone, and the sudo wrapper. */
-const asRun = (r: Json): string => {
-  const s = terraformUnescaped(script(r));
-  // a non-root user's script runs as `sudo -n /bin/sh -c '<script>'`: undo that one quoting
-  const sudo = "#!/bin/sh\nexec sudo -n /bin/sh -c '";
-  return s.startsWith(sudo) ? s.slice(sudo.length, s.lastIndexOf("'")).split("'\\''").join("'") : s;
-};
+const script = (r: Json, of: Json = json): string => remoteExecText(of, r);
+/** The script as the host runs it: Terraform's escapes undone. */
+const asRun = (r: Json, of: Json = json): string => terraformUnescaped(script(r, of));
 
 describe('install step', () => {
   test('one install and one ready step per host, named after the host', () => {
@@ -24,6 +19,23 @@ describe('install step', () => {
       'nixos_install_box-1', 'nixos_install_db-1', 'nixos_install_web-1', 'nixos_install_worker-1',
       'nixos_ready_box-1', 'nixos_ready_db-1', 'nixos_ready_web-1', 'nixos_ready_worker-1',
     ]);
+  });
+
+  test("the scripts' shared parts are written once, each host's step lists its head, its data and the body", () => {
+    const shared = json.locals[INSTALL_SCRIPTS_LOCAL];
+    expect(Object.keys(shared).sort()).toEqual(['install_body', 'install_head', 'ready_body', 'ready_head']);
+    for (const [name, r] of Object.entries(json.resource.terraform_data) as [string, Json][]) {
+      const step = name.startsWith('nixos_install_') ? 'install' : 'ready';
+      const inline: string[] = r.provisioner[0]['remote-exec'].inline;
+      expect(inline).toHaveLength(3);
+      expect(inline[0]).toBe(`\${local.${INSTALL_SCRIPTS_LOCAL}.${step}_head}`);
+      expect(inline[1]).toMatch(new RegExp(`^host='${r.input.host}'\n`));
+      expect(inline[2]).toBe(`\${local.${INSTALL_SCRIPTS_LOCAL}.${step}_body}`);
+    }
+    // the whole file starts with the #! line, whatever the host
+    expect(asRun(install('box-1'))).toMatch(/^#!\/bin\/sh\n/);
+    // a host's JSON carries its data, not the ~8 KB program
+    expect(JSON.stringify(install('web-1')).length).toBeLessThan(2000);
   });
 
   test('re-installs only when the server is replaced', () => {
@@ -111,11 +123,11 @@ describe('install step', () => {
   test('install limits come from the declaration, a host overriding the fleet', () => {
     const j = synthFleet(withHost('web-1', { install: { installerTimeoutSeconds: 120, rebootDelaySeconds: 0 } },
       validFleet({ install: { downloadTimeoutSeconds: 60, installerTimeoutSeconds: 900 } })));
-    const web = asRun(j.resource.terraform_data['nixos_install_web-1']);
+    const web = asRun(j.resource.terraform_data['nixos_install_web-1'], j);
     expect(web).toMatch(/^installer_timeout='120'$/m);
     expect(web).toMatch(/^reboot_delay='0'$/m);
     expect(web).toMatch(/^dl_total='60'$/m);
-    const db = asRun(j.resource.terraform_data['nixos_install_db-1']);
+    const db = asRun(j.resource.terraform_data['nixos_install_db-1'], j);
     expect(db).toMatch(/^installer_timeout='900'$/m);
     expect(db).toMatch(/^reboot_delay='1'$/m);
   });
@@ -146,11 +158,11 @@ describe('install step', () => {
       // (nixos-unstable's release is not known in advance: the hive needs the host's stateVersion.)
       nixChannel: 'nixos-unstable', stateVersion: '26.11', installer: { url: 'https://mirror.example.org/nixos-infect', sha256: 'c'.repeat(64) },
     }, validFleet({ installer: { url: 'https://fleet.example.org/infect', sha256: 'd'.repeat(64) } })));
-    const web = asRun(j.resource.terraform_data['nixos_install_web-1']);
+    const web = asRun(j.resource.terraform_data['nixos_install_web-1'], j);
     expect(web).toContain("nix_channel='nixos-unstable'");
     expect(web).toContain("url='https://mirror.example.org/nixos-infect'");
     expect(web).toContain(`want='${'c'.repeat(64)}'`);
-    const db = asRun(j.resource.terraform_data['nixos_install_db-1']);
+    const db = asRun(j.resource.terraform_data['nixos_install_db-1'], j);
     expect(db).toContain("nix_channel='nixos-26.05'");
     expect(db).toContain("url='https://fleet.example.org/infect'");
   });
@@ -168,9 +180,15 @@ describe('install step', () => {
     const j = synthFleet(withHost('box-1', { user: 'deploy' }, fleet));
     const r = j.resource.terraform_data['nixos_install_box-1'];
     expect(r.connection.user).toBe('deploy');
-    expect(script(r)).toMatch(/^#!\/bin\/sh\nexec sudo -n \/bin\/sh -c '#!\/bin\/sh\n/);
-    expect(script(j.resource.terraform_data['nixos_ready_box-1'])).toMatch(/^#!\/bin\/sh\nexec sudo -n \/bin\/sh -c /);
-    const s = asRun(r);
+    // the same shared script as root's: it runs itself again through sudo, before it touches anything
+    for (const step of [r, j.resource.terraform_data['nixos_ready_box-1']]) {
+      const text = asRun(step, j);
+      const escalate = text.indexOf('exec sudo -n /bin/sh "$0"');
+      expect(escalate).toBeGreaterThan(0);
+      expect(text.slice(0, escalate)).toContain('if [ "$(id -u)" != 0 ]; then');
+      expect(escalate).toBeLessThan(Math.min(...['mkdir', 'cat /proc', '>"'].map((w) => text.indexOf(w)).filter((i) => i >= 0)));
+    }
+    const s = asRun(r, j);
     expect(s).toContain(`nixos_import='${INSTALL_IMPORT_DIR}/install.nix'`);
     expect(s).toContain('import ./admin-user.nix');
     expect(s).toContain('name = "deploy";');
@@ -224,7 +242,7 @@ describe('NixosInstall props validation', () => {
     const stack = new TerraformStack(Testing.app(), 's');
     new NixosInstall(stack, 'i', { ...base, nixosImport: '/etc/nixos/fleet.nix', rebootDelaySeconds: 7 });
     const j = JSON.parse(Testing.synth(stack));
-    const s = asRun(j.resource.terraform_data.nixos_install_h1);
+    const s = asRun(j.resource.terraform_data.nixos_install_h1, j);
     expect(s).toContain("nixos_import='/etc/nixos/fleet.nix'");
     expect(s).toContain("reboot_delay='7'");
     expect(j.resource.terraform_data.nixos_install_h1.connection.agent).toBe('true');

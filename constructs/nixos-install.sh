@@ -1,10 +1,10 @@
 #!/bin/sh
 # nixos-fleet install step: converts this host to NixOS with a pinned nixos-infect.
 #
-# Rendered by constructs/nixos-install.ts: it replaces the "@DATA@" line below with one
-# `name='value'` assignment per setting (each value quoted by shell.ts) and runs this
-# file through Terraform's remote-exec (as root, or through `sudo -n`). POSIX sh: it
-# runs under Debian's dash.
+# Rendered by constructs/nixos-install.ts: the "@DATA@" line below becomes one
+# `name='value'` assignment per setting (each value quoted by shell.ts), and Terraform's
+# remote-exec uploads and runs the file. Only the data differs between hosts: the rest
+# is written once per stack (a Terraform local). POSIX sh: it runs under Debian's dash.
 #
 # Every wait is bounded: the download by dl_connect/dl_total, the installer by
 # installer_timeout, the reboot's wait for this SSH session by session_wait. On any
@@ -23,6 +23,12 @@
 set -u
 say() { echo "nixos-fleet[$host]: $*"; }
 fail() { echo "nixos-fleet[$host]: $*" >&2; exit 1; }
+# remote-exec runs this file as the login user. Anyone but root runs the same file ($0,
+# the copy remote-exec uploaded) again as root through sudo, without a password prompt.
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null 2>&1 || fail "logged in as $(id -un 2>/dev/null || id -u), not root, and sudo is missing"
+  exec sudo -n /bin/sh "$0"
+fi
 
 # Written before the reboot: the boot the install ran in. The ready step requires a
 # different boot. Under /etc/nixos, which NixOS's first boot keeps in place.
@@ -44,7 +50,6 @@ if [ -e /etc/NIXOS ]; then
   the reboot into NixOS did not take. Not installing over it; read $log, then rebuild the
   machine from a fresh image."
 fi
-[ "$(id -u)" = 0 ] || fail "must run as root to install NixOS"
 command -v timeout >/dev/null 2>&1 || fail "timeout(1) is missing (coreutils); every step of the install is time-limited"
 dir=$(mktemp -d) || fail "mktemp failed"
 trap 'rm -rf "$dir"' EXIT

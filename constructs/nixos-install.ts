@@ -22,11 +22,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Construct } from 'constructs';
-import { ITerraformDependable, TerraformVariable } from 'cdktf';
+import { ITerraformDependable, TerraformLocal, TerraformStack, TerraformVariable } from 'cdktf';
 import { Data } from '../.gen/providers/terraform/data';
 import { DEFAULT_INSTALL_SETTINGS, DEFAULT_NIX_CHANNEL, InstallSettings, NIXOS_INFECT_SHA256, NIXOS_INFECT_URL } from './fleet-declaration';
 import { NixExpr, nix, nixList, nixString, terraformTemplateSafe, toNix } from './nix';
-import { renderShellScript, shellQuote } from './shell';
+import { shellAssignments, splitShellTemplate } from './shell';
 import { CHANNEL_PATTERN, INFECT_PROVIDER_PATTERN, isDnsLabel, SHA256_PATTERN, USER_NAME_PATTERN } from './validation';
 import { terraformLiteral } from './terraform-literal';
 
@@ -36,7 +36,7 @@ export interface NixosInstallProps extends InstallSettings {
   /** Address to SSH to (IPv4, IPv6 or DNS name; may be a Terraform token). */
   readonly address: string;
   /**
-   * SSH user. A user other than root runs the script through `sudo -n`.
+   * SSH user. A user other than root: the scripts run themselves again through `sudo -n`.
    * @default 'root'
    */
   readonly user?: string;
@@ -241,7 +241,7 @@ export class NixosInstall extends Construct {
           : sshKeyOrAgent(props.sshPrivateKey)),
     };
 
-    const sudo = user === 'root' ? undefined : 'sudo -n';
+    const scripts = sharedScripts(this);
     this.install = new Data(this, 'install', {
       triggersReplace: { server: terraformTemplateSafe(props.trigger) },
       input: Object.fromEntries(Object.entries({
@@ -251,7 +251,7 @@ export class NixosInstall extends Construct {
       connection: { ...connection, timeout: connectTimeout },
       provisioners: [{
         type: 'remote-exec',
-        inline: wrapForUser(installScript(settings), sudo),
+        inline: scripts.inline('install', installScriptData(settings), `host ${JSON.stringify(props.hostName)}: install script`),
       }],
     });
     this.install.overrideLogicalId(`nixos_install_${props.hostName}`);
@@ -263,7 +263,7 @@ export class NixosInstall extends Construct {
       connection: { ...connection, timeout: rebootTimeout },
       provisioners: [{
         type: 'remote-exec',
-        inline: wrapForUser(readyScript(props.hostName, logPath), sudo),
+        inline: scripts.inline('ready', readyScriptData(props.hostName, logPath), `host ${JSON.stringify(props.hostName)}: ready script`),
       }],
     });
     this.ready.overrideLogicalId(`nixos_ready_${props.hostName}`);
@@ -289,12 +289,39 @@ function sshKeyOrAgent(key: TerraformVariable): { agent: string; privateKey: str
   };
 }
 
-function wrapForUser(script: string, sudo: string | undefined): string[] {
-  // remote-exec uploads the inline lines as one script and runs it (the #!/bin/sh line).
-  // Terraform reads `${` and `%{` in it as template syntax: escaped once, here, by the
-  // project's Terraform escaping helper (the scripts hold no Terraform tokens).
-  const inline = sudo === undefined ? script : `#!/bin/sh\nexec ${sudo} /bin/sh -c ${shellQuote(script)}\n`;
-  return [terraformTemplateSafe(inline)];
+/** Name of the Terraform local that holds the scripts' shared parts, once per stack. */
+export const INSTALL_SCRIPTS_LOCAL = 'nixos_install_scripts';
+
+type ScriptStep = 'install' | 'ready';
+const TEMPLATES: Record<ScriptStep, string> = { install: INSTALL_SH, ready: READY_SH };
+
+/**
+ * The scripts of every host differ only in their data lines. The rest (their head and
+ * body, ~8 KB per host and step) is written once per stack, into one Terraform local,
+ * and each host's remote-exec lists three lines: the head, its data, the body. So the
+ * synthesized JSON, and cdktf's work resolving it, stay small for large fleets.
+ */
+function sharedScripts(scope: Construct): { inline(step: ScriptStep, data: Record<string, string | number>, what: string): string[] } {
+  const stack = TerraformStack.of(scope);
+  if (!stack.node.tryFindChild(INSTALL_SCRIPTS_LOCAL)) {
+    const value: Record<string, string> = {};
+    for (const [step, template] of Object.entries(TEMPLATES)) {
+      const { head, body } = splitShellTemplate(template, `constructs/nixos-${step}.sh`);
+      // Terraform reads `${` and `%{` in a local's strings as template syntax: escaped
+      // once, here, by the project's Terraform escaping helper (the scripts hold no tokens).
+      value[`${step}_head`] = terraformTemplateSafe(head);
+      value[`${step}_body`] = terraformTemplateSafe(body);
+    }
+    new TerraformLocal(stack, INSTALL_SCRIPTS_LOCAL, value).overrideLogicalId(INSTALL_SCRIPTS_LOCAL);
+  }
+  return {
+    // remote-exec joins the lines with newlines into the one file it uploads and runs.
+    inline: (step, data, what) => [
+      `\${local.${INSTALL_SCRIPTS_LOCAL}.${step}_head}`,
+      terraformTemplateSafe(shellAssignments(data, what)),
+      `\${local.${INSTALL_SCRIPTS_LOCAL}.${step}_body}`,
+    ],
+  };
 }
 
 /** Everything the install script is rendered with. */
@@ -316,9 +343,9 @@ export interface InstallScriptSettings {
   readonly rebootDelaySeconds: number;
 }
 
-/** The install step's script: nixos-install.sh with its data. */
-export function installScript(s: InstallScriptSettings): string {
-  return renderShellScript(INSTALL_SH, {
+/** The install step's data lines (nixos-install.sh's `# @DATA@`). */
+function installScriptData(s: InstallScriptSettings): Record<string, string | number> {
+  return {
     host: s.host,
     url: s.url,
     want: s.sha256,
@@ -334,12 +361,11 @@ export function installScript(s: InstallScriptSettings): string {
     installer_timeout: s.installerTimeoutSeconds,
     session_wait: s.sessionWaitSeconds,
     reboot_delay: s.rebootDelaySeconds,
-  }, `host ${JSON.stringify(s.host)}: install script`);
+  };
 }
 
-/** The ready step's script: nixos-ready.sh with its data. */
-export function readyScript(host: string, logPath: string): string {
-  return renderShellScript(READY_SH, { host, log: logPath }, `host ${JSON.stringify(host)}: ready script`);
+function readyScriptData(host: string, logPath: string): Record<string, string | number> {
+  return { host, log: logPath };
 }
 
 /**

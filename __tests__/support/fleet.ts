@@ -59,3 +59,21 @@ export function refOf(json: Json, type: string, id: string): string {
   if (!key) throw new Error(`no ${type} named ${id}`);
   return `${type}.${key}`;
 }
+
+/**
+ * The file remote-exec uploads for a provisioner of `resource`, still in Terraform's
+ * template text (escapes not undone): its `inline` lines joined by newlines, as
+ * remote-exec joins them, with a line that is exactly a `${local.NAME.KEY}` reference
+ * replaced by that string of the stack's locals. Any other reference is an error:
+ * the scripts must hold none.
+ */
+export function remoteExecText(json: Json, resource: Json, provisioner = 0): string {
+  const inline: string[] = resource.provisioner[provisioner]['remote-exec'].inline;
+  return inline.map((line) => {
+    const ref = /^\$\{local\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\}$/.exec(line);
+    if (!ref) return line;
+    const value = json.locals?.[ref[1]]?.[ref[2]];
+    if (typeof value !== 'string') throw new Error(`${line}: no such string in the stack's locals`);
+    return value;
+  }).join('\n');
+}
