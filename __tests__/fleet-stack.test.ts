@@ -286,3 +286,81 @@ describe('prepareStack shortcut (the preparing resolve skips what FleetStack mad
     expect(holdsTokens(['plain', 1, true, null, undefined])).toBe(false);
   });
 });
+
+describe('toTerraform resolves each fragment once', () => {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const fs = require('fs') as typeof import('fs');
+  const os = require('os') as typeof import('os');
+  const path = require('path') as typeof import('path');
+  const { App, Fn, TerraformOutput, TerraformStack } = require('cdktf') as typeof import('cdktf');
+  const { Construct } = require('constructs') as typeof import('constructs');
+  const { FleetStack } = require('../constructs/fleet-stack') as typeof import('../constructs/fleet-stack');
+  const { terraformCloudSettings } = require('../constructs/terraform-cloud') as typeof import('../constructs/terraform-cloud');
+  const { Data } = require('../.gen/providers/terraform/data') as typeof import('../.gen/providers/terraform/data');
+  const { HcloudProvider } = require('../.gen/providers/hcloud/provider') as typeof import('../.gen/providers/hcloud/provider');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+
+  type Build = (app: InstanceType<typeof App>, cdktfs: boolean) => void;
+  /** Every stack's cdk.tf.json from App.synth(), and how often cdktf's own toTerraform ran. */
+  function synthApp(build: Build, cdktfs: boolean): { stacks: Record<string, string>; cdktfCalls: number } {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'to-terraform-'));
+    const spy = jest.spyOn(TerraformStack.prototype, 'toTerraform');
+    try {
+      const app = new App({ outdir });
+      build(app, cdktfs);
+      app.synth();
+      const dir = path.join(outdir, 'stacks');
+      const stacks = Object.fromEntries(fs.readdirSync(dir).map((s) => [s, fs.readFileSync(path.join(dir, s, 'cdk.tf.json'), 'utf8')]));
+      return { stacks, cdktfCalls: spy.mock.calls.length };
+    } finally {
+      spy.mockRestore();
+      fs.rmSync(outdir, { recursive: true, force: true });
+    }
+  }
+  /** A FleetStack; with `cdktfs`, one whose toTerraform is cdktf's own. */
+  function fleetStack(app: InstanceType<typeof App>, cdktfs: boolean, props: ConstructorParameters<typeof FleetStack>[2]) {
+    const stack = new FleetStack(app, 'fleet', props);
+    if (cdktfs) stack.toTerraform = () => TerraformStack.prototype.toTerraform.call(stack);
+    return stack;
+  }
+  function expectSameJson(build: Build, fastPath: boolean): void {
+    const ours = synthApp(build, false);
+    const cdktfs = synthApp(build, true);
+    expect(ours.stacks).toEqual(cdktfs.stacks);
+    // cdktf's own ran for the other stacks only (and for FleetStack when it must)
+    const otherStacks = Object.keys(cdktfs.stacks).length - 1;
+    expect(ours.cdktfCalls).toBe(otherStacks + (fastPath ? 0 : 1));
+    expect(cdktfs.cdktfCalls).toBe(otherStacks + 1);
+  }
+
+  test('the example fleet, byte for byte', () => {
+    expectSameJson((app, c) => { fleetStack(app, c, { fleet: validFleet() }); }, true);
+  });
+
+  test('in Terraform Cloud (the cloud block and its metadata)', () => {
+    const terraformCloud = terraformCloudSettings({ TF_CLOUD_ORGANIZATION: 'acme', TF_WORKSPACE: 'prod' }, undefined);
+    expectSameJson((app, c) => { fleetStack(app, c, { fleet: validFleet(), terraformCloud }); }, true);
+  });
+
+  test('with elements added afterwards: nested outputs, a cross-stack reference, plain overrides', () => {
+    expectSameJson((app, c) => {
+      const other = new TerraformStack(app, 'other');
+      const marker = new Data(other, 'marker', { input: { x: 'y' } });
+      const stack = fleetStack(app, c, { fleet: validFleet() });
+      const nested = new Construct(new Construct(stack, 'team'), 'extras');
+      new TerraformOutput(nested, 'from_other', { value: marker.id });
+      new Data(nested, 'note', { input: { list: ['a', 'b'] }, dependsOn: [marker] });
+      new HcloudProvider(nested, 'second-project', { alias: 'second' }); // a second provider block: lists append
+      stack.addOverride('terraform.required_version', '>= 1.6');
+      stack.addOverride('locals.answer', 42);
+    }, true);
+  });
+
+  test('an override that is not a plain value gets cdktf\'s own toTerraform', () => {
+    expectSameJson((app, c) => {
+      const stack = fleetStack(app, c, { fleet: validFleet() });
+      stack.addOverride('locals.hosts_upper', Fn.upper('x'));
+      stack.addOverride('terraform.required_providers', { extra: { source: 'example/extra' } });
+    }, false);
+  });
+});

@@ -44,6 +44,8 @@ export class FleetStack extends TerraformStack {
    * stack (the declaration holds no tokens): prepareStack() need not look at them.
    */
   private readonly selfContained: ReadonlySet<TerraformElement>;
+  /** Every addOverride() on the stack itself, in order (see toTerraform()). */
+  private readonly stackOverrides: [string, unknown][] = [];
 
   constructor(scope: Construct, id: string, props: FleetStackProps) {
     super(scope, id);
@@ -163,6 +165,78 @@ export class FleetStack extends TerraformStack {
       if (TerraformElement.isTerraformElement(c) && c.cdktfStack === this && !this.selfContained.has(c)) {
         Tokenization.resolve(c.toTerraform(), { scope: this, preparing: true, resolver });
       }
+    }
+  }
+
+  public addOverride(path: string, value: unknown): void {
+    super.addOverride(path, value);
+    this.stackOverrides.push([path, value]);
+  }
+
+  /**
+   * cdktf's toTerraform() resolves each element's fragment, merges the fragments and
+   * then resolves the merged stack a second time. A resolved fragment holds no tokens,
+   * so that second pass over every host's resources (a seventh of a large fleet's
+   * synth) changes nothing; only the small rest needs it: the "//" block and the
+   * stack's own overrides. This builds the same JSON with the fragments resolved once.
+   * When an override is not a plain value (a token, a list, an object, a deletion),
+   * cdktf's own toTerraform() runs. __tests__/fleet-stack.test.ts checks that both
+   * give the same JSON.
+   */
+  public toTerraform(): any {
+    const plain = (v: unknown): boolean => (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') && !holdsTokens(v);
+    if (!this.stackOverrides.every(([, v]) => plain(v))) return super.toTerraform();
+    const resolver = new DefaultTokenResolver(new StringConcat());
+    const resolve = (value: unknown): any => Tokenization.resolve(value, { scope: this, preparing: false, resolver });
+    const elements = this.node.findAll().filter(
+      (c): c is TerraformElement => TerraformElement.isTerraformElement(c) && c.cdktfStack === this,
+    );
+    // The "//" block as cdktf writes it: the stack's metadata, and the outputs by construct path.
+    const metadata: Record<string, unknown> = {
+      version: this.node.tryGetContext('cdktfVersion'),
+      stackName: this.node.id,
+      backend: 'local', // a backend element's metadata overwrites it
+      ...(this.stackOverrides.length > 0 ? { overrides: { stack: [...new Set(this.stackOverrides.map(([p]) => p.split('.')[0]))] } } : {}),
+    };
+    const outputs: Record<string, unknown> = {};
+    for (const e of elements) {
+      mergeResolved(metadata, resolve(e.toMetadata()));
+      if (TerraformOutput.isTerraformOutput(e)) {
+        const parts = e.node.path.split('/');
+        let at = outputs;
+        for (const part of parts.slice(0, -1)) at = (at[part] ??= {}) as Record<string, unknown>;
+        at[parts[parts.length - 1]] = e.friendlyUniqueId;
+      }
+    }
+    const tf: Record<string, unknown> = resolve({ '//': { metadata, outputs } });
+    for (const e of elements) mergeResolved(tf, resolve(e.toTerraform()));
+    for (const [p, value] of this.stackOverrides) {
+      const parts = p.split('.');
+      let at = tf;
+      for (const part of parts.slice(0, -1)) {
+        if (at[part] === null || typeof at[part] !== 'object' || Array.isArray(at[part])) at[part] = {};
+        at = at[part] as Record<string, unknown>;
+      }
+      at[parts[parts.length - 1]] = value;
+    }
+    return tf;
+  }
+}
+
+/**
+ * Merges resolved Terraform JSON (no tokens, no undefined) into `target` the way cdktf
+ * merges fragments: objects key by key, lists appended, anything else replaced.
+ */
+function mergeResolved(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(source)) {
+    const have = target[key];
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      if (have === null || typeof have !== 'object' || Array.isArray(have)) target[key] = {};
+      mergeResolved(target[key] as Record<string, unknown>, value as Record<string, unknown>);
+    } else if (Array.isArray(value) && Array.isArray(have)) {
+      target[key] = [...have, ...value];
+    } else {
+      target[key] = value;
     }
   }
 }
