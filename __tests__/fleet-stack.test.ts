@@ -80,8 +80,9 @@ describe('Hetzner adapter', () => {
     expect(web.lifecycle.ignore_changes).toEqual(expect.arrayContaining(['image', 'user_data', 'ssh_keys']));
   });
 
-  test('outputs per host', () => {
-    const web = json.output['host_web-1'].value;
+  test('one output with every host\'s facts', () => {
+    expect(Object.keys(json.output).sort()).toEqual(['hive_nix', 'hosts']);
+    const web = json.output.hosts.value['web-1'];
     const server = refOf(json, 'hcloud_server', 'hetzner_server-web-1');
     expect(web).toEqual({
       cloud: 'hetzner', location: 'nbg1', private_ip: '10.0.1.10', ssh_port: 22, ssh_user: 'root', tags: ['web', 'prod'], ssh_address: `\${${server}.ipv4_address}`,
@@ -145,7 +146,7 @@ describe('DigitalOcean adapter', () => {
 
   test('outputs carry the VPC-assigned private address', () => {
     const droplet = refOf(json, 'digitalocean_droplet', 'digitalocean_droplet-worker-1');
-    expect(json.output['host_worker-1'].value).toMatchObject({
+    expect(json.output.hosts.value['worker-1']).toMatchObject({
       cloud: 'digitalocean', location: 'fra1', private_ip: `\${${droplet}.ipv4_address_private}`,
       public_ipv4: `\${${droplet}.ipv4_address}`, public_ipv6: `\${${droplet}.ipv6_address}`, tags: ['worker'],
     });
@@ -170,11 +171,11 @@ describe('existing machines', () => {
   });
 
   test('outputs: the address as given', () => {
-    expect(json.output['host_box-1'].value).toEqual({
+    expect(json.output.hosts.value['box-1']).toEqual({
       cloud: 'existing', location: 'existing', public_ipv4: '198.51.100.7', public_ipv6: '', private_ip: '', ssh_address: '198.51.100.7',
       ssh_user: 'root', ssh_port: 2222, tags: [],
     });
-    expect(json.output['host_v6-box'].value).toMatchObject({ public_ipv4: '', public_ipv6: '2001:db8::7', ssh_user: 'admin', private_ip: '192.168.1.7' });
+    expect(json.output.hosts.value['v6-box']).toMatchObject({ public_ipv4: '', public_ipv6: '2001:db8::7', ssh_user: 'admin', private_ip: '192.168.1.7' });
   });
 
   test('an already-NixOS machine gets no install', () => {
@@ -217,7 +218,7 @@ describe('mixed fleet', () => {
       'hcloud_firewall', 'hcloud_network', 'hcloud_network_subnet', 'hcloud_server', 'hcloud_ssh_key', 'terraform_data',
     ]);
     expect(fleet.hosts.filter((h: HostDeclaration) => h.cloud === 'hetzner').length).toBeGreaterThanOrEqual(2);
-    for (const h of fleet.hosts) expect(json.output[`host_${h.name}`]).toBeDefined();
+    expect(Object.keys(json.output.hosts.value).sort()).toEqual(fleet.hosts.map((h: HostDeclaration) => h.name).sort());
   });
 
   test('host order and cloud order do not change resource names', () => {

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { OutputsError, StackOutputs, hostFacts, parseCdktfOutputsFile, readStackOutputs } from '../scripts/lib/outputs';
+import { HOSTS_OUTPUT, OutputsError, StackOutputs, hostFacts, parseCdktfOutputsFile, readStackOutputs } from '../scripts/lib/outputs';
 import { ScriptRun, runProjectScript } from './support/process';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -203,8 +203,10 @@ describeWithTools('npm run hive', () => {
     const db1 = (): { publicIpv4: string; address: string } => (ipv6 ? { publicIpv4: '', address: '::1' } : { publicIpv4: '127.0.0.1', address: '127.0.0.1' });
     const fileOutputs = (): Record<string, unknown> => ({
       'hive_nix': HIVE_TEXT,
-      'host_web-1': hostOutput(sshPort),
-      'host_db-1': { ...hostOutput(sshPort), public_ipv4: db1().publicIpv4, public_ipv6: '::1', private_ip: '10.0.1.20', tags: ['db'] },
+      'hosts': {
+        'web-1': hostOutput(sshPort),
+        'db-1': { ...hostOutput(sshPort), public_ipv4: db1().publicIpv4, public_ipv6: '::1', private_ip: '10.0.1.20', tags: ['db'] },
+      },
     });
 
     beforeAll(() => {
@@ -263,7 +265,7 @@ describeWithTools('npm run hive', () => {
     });
 
     test('outputs nested under construct ids (cdktf deploy --outputs-file) are found', () => {
-      const outputs = parseCdktfOutputsFile(JSON.stringify({ fleet: { 'host_web-1': hostOutput(22), 'hive': { hive_nix: HIVE_TEXT } } }), 'fleet', 'f.json');
+      const outputs = parseCdktfOutputsFile(JSON.stringify({ fleet: { 'hosts': { 'web-1': hostOutput(22) }, 'hive': { hive_nix: HIVE_TEXT } } }), 'fleet', 'f.json');
       expect(outputs.requireString('hive_nix')).toBe(HIVE_TEXT);
       const twice = parseCdktfOutputsFile(JSON.stringify({ fleet: { a: { hive_nix: 'x' }, b: { hive_nix: 'y' } } }), 'fleet', 'f.json');
       expect(() => twice.get('hive_nix')).toThrow(/appears 2 times/);
@@ -285,10 +287,16 @@ describeWithTools('npm run hive', () => {
     });
 
     test('a host output of the wrong shape is a clear error', () => {
-      const bad = new StackOutputs('fleet', 'f.json', new Map([['host_web-1', { ...hostOutput(22), ssh_port: '22' }]]));
-      expect(() => hostFacts(bad)).toThrow('output "host_web-1" in f.json: "ssh_port" must be an integer 1-65535, got string');
-      const badName = new StackOutputs('fleet', 'f.json', new Map([['host_../../etc', hostOutput(22)]]));
-      expect(() => hostFacts(badName)).toThrow(/is not a valid host name/);
+      const bad = new StackOutputs('fleet', 'f.json', new Map([['hosts', { 'web-1': { ...hostOutput(22), ssh_port: '22' } }]]));
+      expect(() => hostFacts(bad)).toThrow('output "hosts" in f.json, host "web-1": "ssh_port" must be an integer 1-65535, got string');
+      const badName = new StackOutputs('fleet', 'f.json', new Map([['hosts', { '../../etc': hostOutput(22) }]]));
+      expect(() => hostFacts(badName)).toThrow('output "hosts" in f.json: "../../etc" is not a valid host name');
+      const notAMap = new StackOutputs('fleet', 'f.json', new Map([['hosts', ['web-1']]]));
+      expect(() => hostFacts(notAMap)).toThrow('output "hosts" in f.json is a list, expected an object');
+      const older = new StackOutputs('fleet', 'f.json', new Map([['host_web-1', hostOutput(22)]]));
+      expect(() => hostFacts(older)).toThrow(/output "hosts" is missing from f.json\. Run `cdktf deploy fleet` with this version/);
+      const sensitive = new StackOutputs('fleet', 'f.json', new Map(), new Set(['hosts']));
+      expect(() => hostFacts(sensitive)).toThrow(/output "hosts" of stack "fleet" is marked sensitive/);
     });
   });
 
@@ -296,12 +304,13 @@ describeWithTools('npm run hive', () => {
     const script = await import('../scripts/hive');
     const construct = await import('../constructs/colmena-hive');
     expect([script.HIVE_OUTPUT, script.HIVE_BUILDER]).toEqual([construct.HIVE_OUTPUT_NAME, construct.HIVE_BUILDER]);
+    expect(HOSTS_OUTPUT).toBe((await import('../constructs/fleet-stack')).HOSTS_OUTPUT);
     expect(fs.existsSync(path.join(ROOT, script.HIVE_BUILDER))).toBe(true);
     expect(fs.existsSync(path.join(ROOT, script.EMPTY_NETWORKING_TEMPLATE))).toBe(true);
   });
 
   test('run outside the project (no nix/ next to hive.nix): hive.nix is written, with a warning naming the missing builder', async () => {
-    const dir = project({ 'hive_nix': HIVE_TEXT }, false);
+    const dir = project({ 'hive_nix': HIVE_TEXT, hosts: {} }, false);
     const r = await runHive(['--outputs', 'outputs.json', ...sshArgs()], dir);
     expect(r.code).toBe(0);
     expect(read(dir, 'hive.nix')).toBe(HIVE_TEXT);
@@ -309,7 +318,7 @@ describeWithTools('npm run hive', () => {
   });
 
   test('missing hive_nix is a clear error and nothing is written', async () => {
-    const dir = project({ 'host_web-1': hostOutput(sshPort) });
+    const dir = project({ hosts: { 'web-1': hostOutput(sshPort) } });
     const r = await runHive(['--outputs', 'outputs.json', ...sshArgs()], dir);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('output "hive_nix" is missing from');
@@ -318,7 +327,7 @@ describeWithTools('npm run hive', () => {
   }, 30000);
 
   test('hive.nix is replaced atomically: a reader of the old file keeps the old file', async () => {
-    const dir = project({ 'hive_nix': HIVE_TEXT, 'host_web-1': hostOutput(sshPort) });
+    const dir = project({ 'hive_nix': HIVE_TEXT, hosts: { 'web-1': hostOutput(sshPort) } });
     fs.writeFileSync(path.join(dir, 'hive.nix'), 'OLD HIVE\n');
     const oldInode = fs.statSync(path.join(dir, 'hive.nix')).ino;
     const fd = fs.openSync(path.join(dir, 'hive.nix'), 'r');
@@ -337,7 +346,7 @@ describeWithTools('npm run hive', () => {
   }, 30000);
 
   test('an unreachable host fails by name, the others complete, exit status 1', async () => {
-    const dir = project({ 'hive_nix': HIVE_TEXT, 'host_web-1': hostOutput(sshPort), 'host_down-1': hostOutput(closedPort) });
+    const dir = project({ 'hive_nix': HIVE_TEXT, hosts: { 'web-1': hostOutput(sshPort), 'down-1': hostOutput(closedPort) } });
     const r = await runHive(['--outputs', 'outputs.json', ...sshArgs()], dir);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('web-1: fetched hardware-configuration.nix, networking.nix');
@@ -351,7 +360,7 @@ describeWithTools('npm run hive', () => {
 
   test('present files are kept; --refresh fetches again; --host limits the run', async () => {
     const remote = makeRemoteDir({ 'hardware-configuration.nix': HARDWARE, 'networking.nix': NETWORKING });
-    const dir = project({ 'hive_nix': HIVE_TEXT, 'host_web-1': hostOutput(sshPort), 'host_down-1': hostOutput(closedPort) });
+    const dir = project({ 'hive_nix': HIVE_TEXT, hosts: { 'web-1': hostOutput(sshPort), 'down-1': hostOutput(closedPort) } });
     const args = ['--outputs', 'outputs.json', ...sshArgs({ remoteDir: remote })];
     expect((await runHive([...args, '--host', 'web-1'], dir)).code).toBe(0);
 
@@ -374,7 +383,7 @@ describeWithTools('npm run hive', () => {
   }, 60000);
 
   test('only the missing file is fetched: an edited local copy is never overwritten without --refresh', async () => {
-    const dir = project({ 'hive_nix': HIVE_TEXT, 'host_web-1': hostOutput(sshPort) });
+    const dir = project({ 'hive_nix': HIVE_TEXT, hosts: { 'web-1': hostOutput(sshPort) } });
     const hostDir = path.join(dir, 'hosts', 'web-1');
     fs.mkdirSync(hostDir, { recursive: true });
     const edited = '# edited by the user: fixed the private network route\n{ }\n';
@@ -388,7 +397,7 @@ describeWithTools('npm run hive', () => {
 
   test('a cloud host without networking.nix fails; a machine you brought gets an empty module', async () => {
     const remote = makeRemoteDir({ 'hardware-configuration.nix': HARDWARE });
-    const dir = project({ 'hive_nix': HIVE_TEXT, 'host_web-1': hostOutput(sshPort), 'host_own-1': hostOutput(sshPort, 'existing') });
+    const dir = project({ 'hive_nix': HIVE_TEXT, hosts: { 'web-1': hostOutput(sshPort), 'own-1': hostOutput(sshPort, 'existing') } });
     const r = await runHive(['--outputs', 'outputs.json', ...sshArgs({ remoteDir: remote })], dir);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`web-1: FAILED: ${path.join(remote, 'networking.nix')} does not exist on ${USER}@127.0.0.1:${sshPort}`);
@@ -407,7 +416,7 @@ describeWithTools('npm run hive', () => {
     const wrongKnownHosts = path.join(tmp, 'known_hosts_wrong');
     const otherKey = fs.readFileSync(`${other}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
     fs.writeFileSync(wrongKnownHosts, `[127.0.0.1]:${sshPort} ${otherKey}\n`);
-    const dir = project({ 'hive_nix': HIVE_TEXT, 'host_web-1': hostOutput(sshPort) });
+    const dir = project({ 'hive_nix': HIVE_TEXT, hosts: { 'web-1': hostOutput(sshPort) } });
     const r = await runHive(['--outputs', 'outputs.json', ...sshArgs({ knownHosts: wrongKnownHosts })], dir);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/web-1: FAILED: ssh to .* failed: .*Host key verification failed/);
@@ -417,7 +426,7 @@ describeWithTools('npm run hive', () => {
   test('a host seen for the first time is recorded in known_hosts', async () => {
     const fresh = path.join(tmp, 'known_hosts_fresh');
     fs.writeFileSync(fresh, '');
-    const dir = project({ 'hive_nix': HIVE_TEXT, 'host_web-1': hostOutput(sshPort) });
+    const dir = project({ 'hive_nix': HIVE_TEXT, hosts: { 'web-1': hostOutput(sshPort) } });
     const r = await runHive(['--outputs', 'outputs.json', ...sshArgs({ knownHosts: fresh })], dir);
     expect(r.code).toBe(0);
     expect(read(fresh)).toContain(hostPublicKey);
@@ -426,7 +435,7 @@ describeWithTools('npm run hive', () => {
   test('many hosts are fetched in parallel', async () => {
     const outputs: Record<string, unknown> = { hive_nix: HIVE_TEXT };
     const names = Array.from({ length: 8 }, (_, i) => `node-${i}`);
-    for (const n of names) outputs[`host_${n}`] = hostOutput(sshPort);
+    outputs.hosts = Object.fromEntries(names.map((n) => [n, hostOutput(sshPort)]));
     const dir = project(outputs);
     const r = await runHive(['--outputs', 'outputs.json', '--jobs', '4', ...sshArgs()], dir);
     expect(r.stderr).toBe('');

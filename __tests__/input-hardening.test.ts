@@ -104,7 +104,7 @@ describe('4. names the cloud must see once', () => {
     const json = synthFleet(validFleet({ serverNamePrefix: 'staging-' }));
     expect(resourceAt(json, 'hcloud_server', 'hetzner_server-web-1').name).toBe('staging-web-1');
     expect(resourceAt(json, 'digitalocean_droplet', 'digitalocean_droplet-worker-1').name).toBe('staging-worker-1');
-    expect(json.output['host_web-1']).toBeDefined();
+    expect(json.output.hosts.value['web-1']).toBeDefined();
     expect(problemsOf(validFleet({ serverNamePrefix: 'Staging_' }))[0]).toMatch(/^fleet: serverNamePrefix must be lower-case/);
     expect(problemsOf(validFleet({ serverNamePrefix: 'x'.repeat(60) }))).toContain(`host "web-1": name with serverNamePrefix gives the server name "${'x'.repeat(60)}web-1", longer than 63`);
   });

@@ -105,15 +105,15 @@ describe('pure parts', () => {
 
   test('outputs: read by the shared reader (scripts/lib/outputs.ts), both shapes; a cloud host is scanned at its SSH address', () => {
     const values = { cloud: 'hetzner', public_ipv4: '198.51.100.1', public_ipv6: '2001:db8::1', ssh_address: '198.51.100.1', ssh_port: 22, ssh_user: 'root' };
-    const fromFile = hostOutputsOf(parseCdktfOutputsFile(JSON.stringify({ fleet: { 'host_web-1': values, hive_nix: 'x' } }), 'fleet', 'outputs.json'));
+    const fromFile = hostOutputsOf(parseCdktfOutputsFile(JSON.stringify({ fleet: { hosts: { 'web-1': values }, hive_nix: 'x' } }), 'fleet', 'outputs.json'));
     const fromTerraform = hostOutputsOf(parseTerraformOutputJson(
-      JSON.stringify({ 'host_web-1': { sensitive: false, type: ['object', {}], value: values } }), 'fleet', 'terraform output'));
+      JSON.stringify({ hosts: { sensitive: false, type: ['object', {}], value: { 'web-1': values } } }), 'fleet', 'terraform output'));
     for (const outputs of [fromFile, fromTerraform]) {
       expect(outputs.get('web-1')).toMatchObject({ publicIpv4: '198.51.100.1', publicIpv6: '2001:db8::1', sshPort: 22, sshAddress: '198.51.100.1' });
       const fleet = { ...validFleet(), hosts: [HETZNER_HOST] };
       expect(resolveEndpoints(fleet, new Map(), () => outputs)).toEqual([{ name: 'web-1', endpoint: { host: '198.51.100.1', port: 22 } }]);
     }
-    expect(() => parseCdktfOutputsFile(JSON.stringify({ other: { 'host_web-1': values } }), 'fleet', 'outputs.json')).toThrow(/has no stack "fleet"/);
+    expect(() => parseCdktfOutputsFile(JSON.stringify({ other: { hosts: { 'web-1': values } } }), 'fleet', 'outputs.json')).toThrow(/has no stack "fleet"/);
   });
 
   test('path_regex matches the host file whether sops sees it relative to secrets/ or to the project root', () => {
@@ -291,7 +291,7 @@ describeWithTools('npm run secrets:recipients against real sshd on 127.0.0.1', (
     const outputsFile = path.join(dir, 'outputs.json');
     const hostOutput = (ip: string, port: number): Json => ({ cloud: 'x', public_ipv4: ip, public_ipv6: '', private_ip: '', ssh_port: port, ssh_user: 'root', tags: [] });
     // 127.0.0.3 is loopback with nothing listening: if --address did not win, web-1 would fail.
-    fs.writeFileSync(outputsFile, JSON.stringify({ fleet: { 'host_web-1': hostOutput('127.0.0.3', 22), 'host_worker-1': hostOutput('127.0.0.1', workerHost.port) } }));
+    fs.writeFileSync(outputsFile, JSON.stringify({ fleet: { hosts: { 'web-1': hostOutput('127.0.0.3', 22), 'worker-1': hostOutput('127.0.0.1', workerHost.port) } } }));
     const common = ['--fleet', fleetModule, '--sops-file', sopsFile, '--outputs', outputsFile, '--timeout', '3'];
 
     // Run 1: web-1 and worker-1 reachable, db-1 refused.
@@ -373,12 +373,12 @@ describeWithTools('npm run secrets:recipients against real sshd on 127.0.0.1', (
     const host = await startSshd('tf-1');
     const admin = newAdminRecipient();
     // A stand-in for the deployed stack: real terraform applies an outputs-only configuration
-    // (no provider needed) shaped like FleetStack's host_<name> output, leaving real state behind.
+    // (no provider needed) shaped like FleetStack's hosts output, leaving real state behind.
     const cdktfOut = path.join(dir, 'cdktf.out');
     const stackDir = path.join(cdktfOut, 'stacks', 'fleet');
     fs.mkdirSync(stackDir, { recursive: true });
     fs.writeFileSync(path.join(stackDir, 'cdk.tf.json'), JSON.stringify({
-      output: { 'host_tf-1': { value: { cloud: 'hetzner', public_ipv4: '127.0.0.1', public_ipv6: '::1', private_ip: '', ssh_port: host.port, ssh_user: 'root', tags: [] } } },
+      output: { hosts: { value: { 'tf-1': { cloud: 'hetzner', public_ipv4: '127.0.0.1', public_ipv6: '::1', private_ip: '', ssh_port: host.port, ssh_user: 'root', tags: [] } } } },
     }));
     execFileSync('terraform', ['apply', '-auto-approve', '-input=false', '-no-color'], { cwd: stackDir, stdio: 'ignore' });
     const sopsFile = path.join(dir, 'tf.sops.yaml');

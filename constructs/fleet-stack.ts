@@ -31,6 +31,9 @@ export interface FleetStackProps {
   readonly terraformCloud?: TerraformCloudSettings;
 }
 
+/** Name of the output with every host's facts, by host name. */
+export const HOSTS_OUTPUT = 'hosts';
+
 /** Name of the sensitive Terraform variable that may carry the SSH private key. */
 export const SSH_PRIVATE_KEY_VARIABLE = 'ssh_private_key';
 
@@ -93,6 +96,7 @@ export class FleetStack extends TerraformStack {
     this.hosts = fleet.hosts.map((h) => provisioned.get(h.name)!);
 
     const installs = new Map<string, NixosInstall>();
+    const hostsOutput: Record<string, Record<string, unknown>> = {};
     const declared = new Map(fleet.hosts.map((h) => [h.name, h]));
     for (const host of this.hosts) {
       const decl = declared.get(host.name)!;
@@ -118,23 +122,26 @@ export class FleetStack extends TerraformStack {
           agentFallback: !remote,
         }));
       }
-      new TerraformOutput(this, `host_${host.name}`, {
-        staticId: true,
-        description: `Facts about host ${host.name}`,
-        value: {
-          // Declared text escaped, cloud references (addresses of new servers) kept.
-          cloud: host.cloud,
-          location: terraformTemplateSafe(host.location),
-          public_ipv4: terraformTemplateSafe(host.publicIpv4),
-          public_ipv6: terraformTemplateSafe(host.publicIpv6),
-          private_ip: terraformTemplateSafe(host.privateIp),
-          ssh_address: terraformTemplateSafe(host.sshAddress),
-          ssh_user: terraformLiteral(host.sshUser),
-          ssh_port: host.sshPort,
-          tags: terraformLiterals(host.tags),
-        },
-      });
+      hostsOutput[host.name] = {
+        // Declared text escaped, cloud references (addresses of new servers) kept.
+        cloud: host.cloud,
+        location: terraformTemplateSafe(host.location),
+        public_ipv4: terraformTemplateSafe(host.publicIpv4),
+        public_ipv6: terraformTemplateSafe(host.publicIpv6),
+        private_ip: terraformTemplateSafe(host.privateIp),
+        ssh_address: terraformTemplateSafe(host.sshAddress),
+        ssh_user: terraformLiteral(host.sshUser),
+        ssh_port: host.sshPort,
+        tags: terraformLiterals(host.tags),
+      };
     }
+    // One output for the whole fleet (not one per host): what `npm run hive` and
+    // `npm run secrets:recipients` read, and a tenth of the elements cdktf resolves.
+    new TerraformOutput(this, HOSTS_OUTPUT, {
+      staticId: true,
+      description: 'Facts about every host, by host name (read by npm run hive and npm run secrets:recipients)',
+      value: hostsOutput,
+    });
     this.installs = installs;
 
     // Published only after every host runs NixOS (the installs' ready steps).

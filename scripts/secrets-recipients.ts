@@ -175,7 +175,7 @@ export function parseArgs(argv: string[]): RecipientsOptions | 'help' {
 // Addresses
 // ---------------------------------------------------------------------------
 
-/** Per-host facts from the stack outputs (the `host_<name>` outputs of FleetStack), by host name. */
+/** Per-host facts from the stack outputs (FleetStack's `hosts` output), by host name. */
 export type HostOutputs = ReadonlyMap<string, HostFacts>;
 
 /** The host facts of read stack outputs, by host name. */
@@ -220,10 +220,10 @@ export function resolveEndpoints(
     if (host.cloud === 'existing') return { name: host.name, endpoint: { host: host.address, port: host.port ?? 22 } };
     const facts = fromOutputs()?.get(host.name);
     if (!facts) {
-      return { name: host.name, problem: loadProblem ?? `no host_${host.name} output in the stack outputs (not deployed yet?)` };
+      return { name: host.name, problem: loadProblem ?? `the hosts output has no host ${host.name} (not deployed yet?)` };
     }
     const address = facts.sshAddress;
-    if (!address) return { name: host.name, problem: `the host_${host.name} output has no public address` };
+    if (!address) return { name: host.name, problem: `the hosts output has no public address for ${host.name}` };
     return { name: host.name, endpoint: { host: address, port: facts.sshPort } };
   });
 }

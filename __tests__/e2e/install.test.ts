@@ -134,7 +134,7 @@ suite('install on stand-in hosts with real Terraform', () => {
 
     test('outputs carry the host facts', () => {
       const out = outputs(dir, env);
-      expect(out[`host_${host('a').name}`].value).toMatchObject({ cloud: 'existing', public_ipv4: host('a').address, ssh_port: 22, tags: ['web'] });
+      expect((out.hosts.value as Record<string, unknown>)[host('a').name]).toMatchObject({ cloud: 'existing', public_ipv4: host('a').address, ssh_port: 22, tags: ['web'] });
     });
 
     test('npm run hive: writes hive.nix, fetches every reachable host\'s facts, names the unreachable one', async () => {
@@ -172,7 +172,8 @@ suite('install on stand-in hosts with real Terraform', () => {
       const out = outputs(dir, env);
       const file = path.join(project, 'outputs.json');
       const values = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.value]));
-      values[`host_${dark.name}`] = { ...(values[`host_${host('a').name}`] as object), public_ipv4: dark.address, ssh_address: dark.address };
+      const hosts = values.hosts as Record<string, object>;
+      hosts[dark.name] = { ...hosts[host('a').name], public_ipv4: dark.address, ssh_address: dark.address };
       fs.writeFileSync(file, JSON.stringify({ fleet: values }));
       const partial = await runProjectScript('scripts/hive.ts', [...ssh, '--outputs', file, '--refresh', '--connect-timeout', '3'], { cwd: project });
       expect(partial.code).toBe(1);

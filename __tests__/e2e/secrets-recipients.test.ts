@@ -75,9 +75,11 @@ suite('secrets:recipients against stand-in hosts', () => {
     })};\n`);
     const outputsFile = path.join(dir, 'outputs.json');
     fs.writeFileSync(outputsFile, JSON.stringify({
-      fleet: Object.fromEntries(fleet.hosts.map((h) => [`host_${h.name}`, {
-        cloud: 'hetzner', location: 'nbg1', public_ipv4: h.address, public_ipv6: '', private_ip: '', ssh_user: 'root', ssh_port: h.port, tags: [],
-      }])),
+      fleet: {
+        hosts: Object.fromEntries(fleet.hosts.map((h) => [h.name, {
+          cloud: 'hetzner', location: 'nbg1', public_ipv4: h.address, public_ipv6: '', private_ip: '', ssh_user: 'root', ssh_port: h.port, tags: [],
+        }])),
+      },
     }));
 
     const run = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'app', 'run.js'), path.join(ROOT, 'scripts', 'secrets-recipients.ts'),

@@ -199,11 +199,13 @@ function expectPlanMatches(plan: Json, fleet: FleetDeclaration, projectKeys: str
   expect(steps.filter((n) => n.startsWith('nixos_install_')).map((n) => n.slice('nixos_install_'.length)).sort()).toEqual(installed);
   expect(steps.filter((n) => n.startsWith('nixos_ready_')).map((n) => n.slice('nixos_ready_'.length)).sort()).toEqual(installed);
 
-  // Outputs: one per host, the hive; existing hosts' addresses are known at plan time.
-  const outputs = plan.planned_values.outputs as Record<string, Json>;
-  expect(Object.keys(outputs).sort()).toEqual(['hive_nix', ...fleet.hosts.map((h) => `host_${h.name}`)].sort());
+  // Outputs: the hosts' facts and the hive; existing hosts' addresses are known at plan time
+  // (a cloud server's are not, so the output's planned value is partly unknown).
+  const outputs = plan.output_changes as Record<string, Json>;
+  expect(Object.keys(outputs).sort()).toEqual(['hive_nix', 'hosts']);
+  expect(Object.keys(outputs.hosts.after).sort()).toEqual(fleet.hosts.map((h) => h.name).sort());
   for (const h of existing) {
-    expect(outputs[`host_${h.name}`].value).toMatchObject({
+    expect(outputs.hosts.after[h.name]).toMatchObject({
       cloud: 'existing', ssh_address: h.address, ssh_port: h.port ?? 22, ssh_user: h.user ?? 'root', tags: h.tags ?? [],
     });
   }

@@ -390,10 +390,11 @@ function ownerOf(url: string, fn: string): string {
 const KNOWN_HOTSPOTS: Record<string, string> = {
   'resolve.js:resolve': 'cdktf\'s resolver visits every key of every element\'s JSON (undefined attributes of the generated '
     + 'bindings included), creating a context per key and testing every string for tokens. cdktf runs it over the whole stack '
-    + 'three times: prepareStack (looking for cross-stack references; FleetStack skips the elements it made itself), each '
-    + 'element\'s fragment, and the merged stack once more. Per host that is two terraform_data steps (the largest share), '
-    + 'the server, the `host_<name>` output and the hive pieces. What would remove more: fewer keys per host (one install '
-    + 'resource, a shared install script), one fleet output instead of one per host, or a cdktf that resolves fragments once.',
+    + 'three times: prepareStack (looking for cross-stack references), each element\'s fragment, and the merged stack once '
+    + 'more; FleetStack skips the first for the elements it made itself and leaves out the third. Per host that is two '
+    + 'terraform_data steps (the largest share), the server, the host\'s entry in the `hosts` output and the hive pieces. '
+    + 'What would remove more: fewer resources per host (one install resource instead of two would re-run every '
+    + 'deployed host\'s install, so it needs a state move), or a resolver that does less per key.',
   'validate-binary-version.js:validate': 'cdktf runs `terraform version` in a child process (`execSync`) once per '
     + '`terraform_data` resource at synth: `DataResource` adds a `ValidateTerraformVersion(">=1.4")` node validation '
     + 'to every instance, and NixosInstall creates two per installed host. Fix: create the two resources without that '

@@ -75,7 +75,7 @@ export class OutputsError extends Error {
   }
 }
 
-/** What the stack's `host_<name>` output says about one host. */
+/** What the stack's `hosts` output says about one host. */
 export interface HostFacts {
   readonly name: string;
   readonly cloud: string;
@@ -96,16 +96,24 @@ export interface HostFacts {
   readonly sshAddress?: string;
 }
 
-export const HOST_OUTPUT_PREFIX = 'host_';
+/** The output with every host's facts, by host name (FleetStack's HOSTS_OUTPUT). */
+export const HOSTS_OUTPUT = 'hosts';
 
-/** Every `host_<name>` output, sorted by name, checked for shape. */
+/** Every host of the `hosts` output, sorted by name, checked for shape. */
 export function hostFacts(outputs: StackOutputs): HostFacts[] {
-  const names = new Set(outputs.names.filter((n) => n.startsWith(HOST_OUTPUT_PREFIX)));
-  return [...names].sort().map((outputName) => {
-    const name = outputName.slice(HOST_OUTPUT_PREFIX.length);
-    const where = `output "${outputName}" in ${outputs.source}`;
-    if (!isDnsLabel(name)) throw new OutputsError(`${where}: "${name}" is not a valid host name`);
-    const v = outputs.get(outputName);
+  if (outputs.isSensitive(HOSTS_OUTPUT)) {
+    throw new OutputsError(`output "${HOSTS_OUTPUT}" of stack "${outputs.stack}" is marked sensitive; it must not hold secrets, so this script refuses to use it`);
+  }
+  const all = outputs.get(HOSTS_OUTPUT);
+  if (all === undefined) {
+    throw new OutputsError(`output "${HOSTS_OUTPUT}" is missing from ${outputs.source}. ` +
+      `Run \`cdktf deploy ${outputs.stack}\` with this version of the project first (older deployments have one host_<name> output per host instead).`);
+  }
+  if (!isPlainObject(all)) throw new OutputsError(`output "${HOSTS_OUTPUT}" in ${outputs.source} is a ${typeOf(all)}, expected an object`);
+  return Object.keys(all).sort().map((name) => {
+    const where = `output "${HOSTS_OUTPUT}" in ${outputs.source}, host ${JSON.stringify(name)}`;
+    if (!isDnsLabel(name)) throw new OutputsError(`output "${HOSTS_OUTPUT}" in ${outputs.source}: ${JSON.stringify(name)} is not a valid host name`);
+    const v = all[name];
     if (!isPlainObject(v)) throw new OutputsError(`${where} is a ${typeOf(v)}, expected an object`);
     const str = (key: string, required: boolean): string => {
       const x = v[key];
