@@ -135,7 +135,8 @@ mkdir -p "${boot_record%/*}" && cat /proc/sys/kernel/random/boot_id >"$boot_reco
 session=
 p=$$
 while [ "$p" -gt 1 ] 2>/dev/null; do
-  case $(cat "/proc/$p/comm" 2>/dev/null) in
+  { read -r comm <"/proc/$p/comm"; } 2>/dev/null || break
+  case $comm in
     sshd | sshd-session) session=$p; break ;;
   esac
   p=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d ' ' -f 2)
@@ -216,8 +217,10 @@ if [ -d /run/systemd/system ]; then
   systemctl stop ssh.socket ssh.service sshd.service >/dev/null 2>&1 || true
 fi
 listeners=
+# `read`, a builtin, not a `cat` per process: a busy machine has thousands of them.
 for d in /proc/[0-9]*; do
-  [ "$(cat "$d/comm" 2>/dev/null)" = sshd ] || continue
+  { read -r comm <"$d/comm"; } 2>/dev/null || continue
+  [ "$comm" = sshd ] || continue
   title=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)
   case $title in
     *"[listener]"*) ;;
