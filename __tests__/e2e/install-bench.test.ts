@@ -8,10 +8,11 @@
  *
  * A benchmark, not a timed assertion: it runs only from `npm run bench`
  * (NIXOS_FLEET_BENCH=1) and prints
- *   INSTALL_BENCH hosts=K width=W seconds=S overlap=M
+ *   INSTALL_BENCH hosts=K width=W seconds=S overlap=M install_max=I ready_max=R
  * lines that scripts/dev/bench.ts parses (W: the width the run asked for, "default"
  * for none given; M: the most installer runs that were in progress at the same
- * moment, from timestamps the hosts themselves wrote). It asserts that every install
+ * moment, from timestamps the hosts themselves wrote; I and R: the slowest host's
+ * install and ready step, from Terraform's own "Creation complete after Ns" lines). It asserts that every install
  * succeeded and rebooted once, and that the overlap is what the width allows, so a
  * width that never reached Terraform fails the bench instead of looking slow.
  */
@@ -73,6 +74,17 @@ function installIntervals(fleet: StandinFleet): { start: number; end: number }[]
     if (!Number.isFinite(start) || !Number.isFinite(end)) throw new Error(`${h.name}: no install times in ${TIMES_LOG}: ${text}`);
     return { start, end };
   });
+}
+
+/**
+ * The slowest host's `nixos_<step>_<host>` step, in whole seconds, from the
+ * "Creation complete after Ns" lines Terraform printed (one per host, or it throws).
+ */
+function slowestStep(output: string, step: 'install' | 'ready', hosts: number): number {
+  const seconds = [...output.matchAll(new RegExp(`terraform_data\\.nixos_${step}_[a-z0-9-]+: Creation complete after (?:(\\d+)m)?(\\d+)s`, 'g'))]
+    .map((m) => Number(m[1] ?? 0) * 60 + Number(m[2]));
+  if (seconds.length !== hosts) throw new Error(`expected ${hosts} "nixos_${step}_*: Creation complete" lines, found ${seconds.length}`);
+  return Math.max(...seconds);
 }
 
 /** A main.ts-like entry for the app command: the stand-in fleet as a literal, its own state file, then synth. */
@@ -155,9 +167,11 @@ function deploy(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number;
       const limit = Math.min(count, width ?? INSTALL_WIDTH);
       expect(overlap).toBeLessThanOrEqual(limit);
       if (limit > TERRAFORM_DEFAULT_WIDTH) expect(overlap).toBeGreaterThan(TERRAFORM_DEFAULT_WIDTH);
+      const install = slowestStep(run.output, 'install', count);
+      const ready = slowestStep(run.output, 'ready', count);
       // The whole command (cdktf start-up, synth, init, plan, apply) is what a user waits for.
       // eslint-disable-next-line no-console
-      console.log(`INSTALL_BENCH hosts=${count} width=${width ?? 'default'} seconds=${run.seconds.toFixed(2)} overlap=${overlap}`);
+      console.log(`INSTALL_BENCH hosts=${count} width=${width ?? 'default'} seconds=${run.seconds.toFixed(2)} overlap=${overlap} install_max=${install} ready_max=${ready}`);
     } finally {
       cleanup();
       fs.rmSync(out, { recursive: true, force: true });
