@@ -11,6 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { HOSTS_OUTPUT, OutputsError, StackOutputs, hostFacts, parseCdktfOutputsFile, readStackOutputs } from '../scripts/lib/outputs';
 import { ScriptRun, runProjectScript } from './support/process';
+import { realTools, singleEngine, singleEngineBinary, singleEngineEnv } from './support/real-tools';
 
 const ROOT = path.resolve(__dirname, '..');
 const HIVE = path.join(ROOT, 'scripts', 'hive.ts');
@@ -21,7 +22,7 @@ const missing = [
   ...(fs.existsSync(SSHD) ? [] : ['sshd (openssh-server)']),
   ...(has('ssh', ['-V']) ? [] : ['ssh (openssh-client)']),
   ...(has('ssh-keygen', ['-l', '-f', '/dev/null']) || fs.existsSync('/usr/bin/ssh-keygen') ? [] : ['ssh-keygen']),
-  ...(has('terraform', ['version']) ? [] : ['terraform']),
+  ...(typeof singleEngine() === 'string' ? [singleEngine() as string] : []),
 ];
 if (missing.length) {
   if (process.env.CI === 'true') {
@@ -41,7 +42,7 @@ const USER = os.userInfo().username;
 
 
 function runHive(args: string[], cwd: string): Promise<ScriptRun> {
-  const env: NodeJS.ProcessEnv = { ...process.env, CHECKPOINT_DISABLE: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, CHECKPOINT_DISABLE: '1', ...singleEngineEnv() };
   delete env.SSH_AUTH_SOCK; // only the key the test passes
   return runProjectScript(HIVE, args, { cwd, env });
 }
@@ -219,8 +220,8 @@ describeWithTools('npm run hive', () => {
       for (const [name, value] of Object.entries(fileOutputs())) outputs[name] = { value };
       outputs.admin_token = { value: SECRET, sensitive: true, description: 'stands for a sensitive output' };
       fs.writeFileSync(path.join(stackDir, 'cdk.tf.json'), JSON.stringify({ output: outputs }, null, 2));
-      run('terraform', ['init', '-input=false', '-no-color'], stackDir);
-      run('terraform', ['apply', '-auto-approve', '-input=false', '-no-color'], stackDir);
+      run(singleEngineBinary(), ['init', '-input=false', '-no-color'], stackDir);
+      run(singleEngineBinary(), ['apply', '-auto-approve', '-input=false', '-no-color'], stackDir);
     }, 60000);
 
     test('terraform output -json and a cdktf outputs file give the same hosts and hive', async () => {
@@ -236,6 +237,28 @@ describeWithTools('npm run hive', () => {
       expect(hostFacts(fromTerraform)).toEqual(expected);
       expect(hostFacts(fromFile)).toEqual(expected);
     }, 30000);
+
+    test('OpenTofu too, whose warning about a missing CLI configuration comes on stdout, before the JSON', async () => {
+      const tofu = realTools().tools?.engines.find((e) => e.name === 'tofu');
+      if (!tofu) throw new Error(`OpenTofu is needed here: ${realTools().missing}`);
+      const stackDir = path.join(project(), 'cdktf.out', 'stacks', 'fleet');
+      fs.mkdirSync(stackDir, { recursive: true });
+      fs.writeFileSync(path.join(stackDir, 'cdk.tf.json'), JSON.stringify({ output: { hive_nix: { value: HIVE_TEXT }, hosts: { value: { 'web-1': hostOutput(22) } } } }));
+      run(tofu.binary, ['init', '-input=false', '-no-color'], stackDir);
+      run(tofu.binary, ['apply', '-auto-approve', '-input=false', '-no-color'], stackDir);
+      const saved = process.env.TF_CLI_CONFIG_FILE;
+      process.env.TF_CLI_CONFIG_FILE = path.join(stackDir, 'no-such-terraformrc');
+      try {
+        const printed = spawnSync(tofu.binary, ['output', '-json', '-no-color'], { cwd: stackDir, encoding: 'utf8' }).stdout;
+        expect(printed).toMatch(/^[^{]*Unable to open CLI configuration file[^{]*\n\{/); // the case this covers
+        const outputs = await readStackOutputs({ stack: 'fleet', stackDir, terraformBinary: tofu.binary });
+        expect(outputs.requireString('hive_nix')).toBe(HIVE_TEXT);
+        expect(hostFacts(outputs).map((h) => h.name)).toEqual(['web-1']);
+      } finally {
+        if (saved === undefined) delete process.env.TF_CLI_CONFIG_FILE;
+        else process.env.TF_CLI_CONFIG_FILE = saved;
+      }
+    }, 60000);
 
     test('a sensitive output is never handed out', async () => {
       const outputs = await readStackOutputs({ stack: 'fleet', projectDir: tfProject });

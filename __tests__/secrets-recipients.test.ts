@@ -38,7 +38,7 @@ import {
 import { parseCdktfOutputsFile, parseTerraformOutputJson } from '../scripts/lib/outputs';
 import { HETZNER_HOST, validFleet } from './support/fleet';
 import { onPath } from './support/process';
-import { realTools } from './support/real-tools';
+import { realTools, singleEngine, singleEngineBinary, singleEngineEnv } from './support/real-tools';
 
 const ROOT = path.resolve(__dirname, '..');
 const SCRIPT = path.join(ROOT, 'scripts', 'secrets-recipients.ts');
@@ -52,7 +52,8 @@ function pythonHasYaml(): boolean {
   return onPath('python3') && spawnSync('python3', ['-c', 'import yaml'], { stdio: 'ignore' }).status === 0;
 }
 
-const missing = [SSHD, 'ssh-keygen', 'ssh-keyscan', 'age-keygen', 'terraform', ...(RUN_AS_ROOT ? ['setpriv'] : [])].filter((t) => !onPath(t));
+const missing = [SSHD, 'ssh-keygen', 'ssh-keyscan', 'age-keygen', ...(RUN_AS_ROOT ? ['setpriv'] : [])].filter((t) => !onPath(t));
+if (typeof singleEngine() === 'string') missing.push(singleEngine() as string);
 if (!pythonHasYaml()) missing.push('python3 with PyYAML');
 const describeWithTools = missing.length === 0 ? describe : describe.skip;
 if (missing.length > 0) {
@@ -255,7 +256,9 @@ describeWithTools('npm run secrets:recipients against real sshd on 127.0.0.1', (
 
   function runScript(args: string[]): { status: number | null; stdout: string; stderr: string } {
     // Exactly what `npm run secrets:recipients -- ARGS` runs.
-    const result = spawnSync(process.execPath, [RUNNER, SCRIPT, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const result = spawnSync(process.execPath, [RUNNER, SCRIPT, ...args], {
+      cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...singleEngineEnv() },
+    });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }
 
@@ -380,7 +383,7 @@ describeWithTools('npm run secrets:recipients against real sshd on 127.0.0.1', (
     fs.writeFileSync(path.join(stackDir, 'cdk.tf.json'), JSON.stringify({
       output: { hosts: { value: { 'tf-1': { cloud: 'hetzner', public_ipv4: '127.0.0.1', public_ipv6: '::1', private_ip: '', ssh_port: host.port, ssh_user: 'root', tags: [] } } } },
     }));
-    execFileSync('terraform', ['apply', '-auto-approve', '-input=false', '-no-color'], { cwd: stackDir, stdio: 'ignore' });
+    execFileSync(singleEngineBinary(), ['apply', '-auto-approve', '-input=false', '-no-color'], { cwd: stackDir, stdio: 'ignore' });
     const sopsFile = path.join(dir, 'tf.sops.yaml');
     fs.writeFileSync(sopsFile, fs.readFileSync(COMMITTED_SOPS_FILE, 'utf8').replace(/^admins:\n/m, `admins:\n  - &admin_a ${admin}\n`));
     const fleetModule = path.join(dir, 'tf-fleet.js');

@@ -12,6 +12,7 @@ import { FleetDeclaration } from '../constructs/fleet-declaration';
 import { describeWith } from './support/nix-tools';
 import { Json, synthFleet, validFleet } from './support/fleet';
 import { TerraformBinary, applyOutputs, findTerraform, newEd25519PublicKey } from './support/real-terraform';
+import { engineNames } from './support/real-tools';
 
 /** Template syntax, escapes, half-escapes and cdktf token markers; each tagged so the walk can find it. */
 const HOSTILE = [
@@ -78,7 +79,7 @@ describe('terraformLiteral', () => {
   });
 });
 
-for (const name of ['terraform', 'tofu'] as const) {
+for (const name of engineNames()) { // terraform where the machine has it, OpenTofu always
   const found = findTerraform(name);
   describeWith([() => (typeof found === 'string' ? found : undefined)], `user strings through real ${name}`, () => {
     const bin = found as TerraformBinary;

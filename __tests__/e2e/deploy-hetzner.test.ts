@@ -21,10 +21,12 @@ import { HetznerCloudSim, ProjectView } from './cloudsim/hetzner';
 import { StandinMachines } from './cloudsim/standin-machines';
 import { StandinFleet, fakeInfectScript, prerequisites, startStandinFleet } from './standin/standin';
 import { startSshAgent } from './support/terraform';
+import { engineNames } from '../support/real-tools';
 
 const inCi = process.env.CI === 'true';
 const pre = prerequisites();
-const engines: Engine[] = (process.env.NIXOS_FLEET_SIM_ENGINES?.split(',') as Engine[] | undefined) ?? ['terraform', 'tofu'];
+// Both engines where the machine has terraform; OpenTofu alone where it has not.
+const engines: Engine[] = (process.env.NIXOS_FLEET_SIM_ENGINES?.split(',') as Engine[] | undefined) ?? engineNames();
 const toolProblems = pre.ok ? engines.flatMap((e) => missingTools(e)) : [];
 const missing = [...pre.missing, ...new Set(toolProblems)];
 if (missing.length > 0 && !inCi) {

@@ -61,7 +61,12 @@ describe('provider versions line up', () => {
 });
 
 describeWithRealTools('bindings from the real providers', (tools) => {
-  test('`cdktf get` against the real hcloud provider reproduces .gen/providers/hcloud byte for byte', () => {
+  // cdktf get works with terraform only (scripts/dev/gen-bindings.sh says why): a machine
+  // without terraform runs the rest with OpenTofu and says that this one did not run.
+  const withTerraform = tools.engines.some((e) => e.name === 'terraform') ? test : test.skip;
+  // eslint-disable-next-line no-console
+  if (withTerraform === test.skip) console.warn('SKIPPED `cdktf get` bindings check: terraform is not on PATH (cdktf get does not work with OpenTofu)');
+  withTerraform('`cdktf get` against the real hcloud provider reproduces .gen/providers/hcloud byte for byte', () => {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gen-bindings-')), 'hcloud');
     execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'dev', 'gen-bindings.sh'), out], { env: tools.env, stdio: 'pipe' });
     const fresh = filesUnder(out);

@@ -8,8 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { onPath } from './process';
-
-const IN_CI = process.env.CI === 'true';
+import { IN_CI, singleEngine, singleEngineBinary } from './real-tools';
 
 export interface RunResult {
   readonly status: number | null;
@@ -40,7 +39,11 @@ export function runOk(cmd: string, args: string[], opts: Parameters<typeof run>[
 export type Requirement = () => string | undefined;
 
 export const NIX: Requirement = () => (onPath('nix-instantiate') ? undefined : 'nix-instantiate not found (apt-get install nix-bin)');
-export const TERRAFORM: Requirement = () => (onPath('terraform') ? undefined : 'terraform not found');
+/** A Terraform engine for suites that drive one (terraform, else OpenTofu: support/real-tools.ts). */
+export const TERRAFORM: Requirement = () => {
+  const engine = singleEngine();
+  return typeof engine === 'string' ? engine : undefined;
+};
 
 /** Root with iproute2 and network namespaces. */
 export const NETNS: Requirement = () => {
@@ -125,7 +128,7 @@ export function tempDir(prefix: string): string {
 export function terraformApplyOutputs(
   config: object,
   vars: Record<string, string> = {},
-  binary: { path: string; env: NodeJS.ProcessEnv } = { path: 'terraform', env: process.env },
+  binary: { path: string; env: NodeJS.ProcessEnv } = { path: singleEngineBinary(), env: process.env },
 ): Record<string, { value: unknown }> {
   const dir = tempDir('tf-');
   try {

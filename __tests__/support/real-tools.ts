@@ -85,6 +85,53 @@ export function realToolsEnv(): Record<string, string> {
   return { PATH: tools.env.PATH ?? '', TF_CLI_CONFIG_FILE: tools.env.TF_CLI_CONFIG_FILE ?? '', NIXOS_FLEET_TOOLS: tools.root };
 }
 
+/**
+ * The engines the machine has, by name: terraform when it is on PATH, and OpenTofu
+ * (which scripts/dev/real-tools.sh always provides). Suites that run both engines
+ * loop over these; without terraform everything runs with OpenTofu alone.
+ */
+export function engineNames(): EngineName[] {
+  return [...(which('terraform', process.env.PATH) ? ['terraform' as const] : []), 'tofu'];
+}
+
+/**
+ * The engine for suites that drive one: $TERRAFORM_BINARY_NAME when set (the variable
+ * cdktf and the project's scripts honour, a name on PATH or a path), else terraform
+ * from PATH, else OpenTofu from scripts/dev/real-tools.sh. A string says why there is none.
+ */
+export function singleEngine(): Engine | string {
+  const named = process.env.TERRAFORM_BINARY_NAME;
+  if (named) {
+    const binary = path.isAbsolute(named) ? named : which(named, process.env.PATH) ?? which(named, realTools().tools?.env.PATH);
+    if (!binary) return `TERRAFORM_BINARY_NAME=${named} is not an executable on PATH`;
+    return { name: path.basename(binary).startsWith('tofu') ? 'tofu' : 'terraform', binary };
+  }
+  const terraform = which('terraform', process.env.PATH);
+  if (terraform) return { name: 'terraform', binary: terraform };
+  const { tools, missing } = realTools();
+  if (!tools) return `terraform is not on PATH, and OpenTofu cannot be had: ${missing}`;
+  return tools.engines.find((e) => e.name === 'tofu')!;
+}
+
+/** singleEngine()'s binary; throws with the reason when there is none. */
+export function singleEngineBinary(): string {
+  const engine = singleEngine();
+  if (typeof engine === 'string') throw new Error(engine);
+  return engine.binary;
+}
+
+/**
+ * What a child process needs to use singleEngine(): nothing when that is terraform
+ * from PATH (every script's default), else TERRAFORM_BINARY_NAME, as a user with only
+ * OpenTofu sets it.
+ */
+export function singleEngineEnv(): Record<string, string> {
+  const engine = singleEngine();
+  if (typeof engine === 'string') throw new Error(engine);
+  const plainTerraform = !process.env.TERRAFORM_BINARY_NAME && engine.binary === which('terraform', process.env.PATH);
+  return plainTerraform ? {} : { TERRAFORM_BINARY_NAME: engine.binary };
+}
+
 function which(tool: string, searchPath: string | undefined): string | undefined {
   for (const dir of (searchPath ?? '').split(path.delimiter)) {
     const file = path.join(dir, tool);

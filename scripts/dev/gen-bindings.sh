@@ -25,6 +25,12 @@ spec=$(node -e '
   if (!s) { console.error("cdktf.json has no hetznercloud/hcloud provider"); process.exit(1); }
   console.log(s);' "$repo/cdktf.json")
 
+# cdktf get runs the engine TERRAFORM_BINARY_NAME names. Under OpenTofu, cdktf 0.21's get
+# fails with "Could not find provider with constraint" (it looks the provider up by its
+# registry.terraform.io address, and OpenTofu reports registry.opentofu.org): terraform only.
+unset TERRAFORM_BINARY_NAME
+command -v terraform >/dev/null || { echo "gen-bindings: needs terraform on PATH (cdktf get does not work with OpenTofu)" >&2; exit 1; }
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 ln -s "$repo/node_modules" "$work/node_modules"

@@ -227,7 +227,18 @@ export async function readStackOutputs(options: ReadStackOutputsOptions): Promis
   }
   const binary = options.terraformBinary ?? process.env.TERRAFORM_BINARY_NAME ?? 'terraform';
   const stdout = await runTerraformOutput(binary, stackDir);
-  return parseTerraformOutputJson(stdout, options.stack, `\`${binary} output -json\` in ${stackDir}`);
+  return parseTerraformOutputJson(jsonOfOutputCommand(stdout), options.stack, `\`${binary} output -json\` in ${stackDir}`);
+}
+
+/**
+ * The JSON part of what `output -json` printed. OpenTofu prints warnings about its CLI
+ * configuration (e.g. a TF_CLI_CONFIG_FILE that names a missing file) on stdout, before
+ * the JSON; Terraform prints them on stderr. The JSON is the first line that opens an
+ * object, and everything after it.
+ */
+export function jsonOfOutputCommand(stdout: string): string {
+  const at = stdout.search(/^\{/m);
+  return at < 0 ? stdout : stdout.slice(at);
 }
 
 function runTerraformOutput(binary: string, cwd: string): Promise<string> {

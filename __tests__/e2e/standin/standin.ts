@@ -103,6 +103,7 @@ import * as https from 'https';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { singleEngine } from '../../support/real-tools';
 
 export interface StandinOptions {
   count: number;
@@ -216,7 +217,7 @@ const POWER_COMMANDS = [
   '/bin/systemd-run',
 ];
 const REQUIRED_COMMANDS = [
-  'terraform', 'sshd', 'ssh', 'ssh-keygen', 'ip', 'unshare', 'nsenter', 'openssl', 'mount', 'umount', 'pgrep',
+  'sshd', 'ssh', 'ssh-keygen', 'ip', 'unshare', 'nsenter', 'openssl', 'mount', 'umount', 'pgrep',
   'setsid', 'mknod', 'mkfifo', 'tail', 'bash', 'findmnt', 'hostname', 'curl',
   // install step and fake installer: time limits, sudo for non-root users, reading NIXOS_IMPORT, slow links
   'timeout', 'sudo', 'nix-instantiate', 'jq', 'tc', 'ssh-keyscan',
@@ -356,6 +357,8 @@ export function prerequisites(): { ok: boolean; missing: string[] } {
   if (process.platform !== 'linux') missing.push('Linux');
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) missing.push('root (uid 0)');
   for (const c of REQUIRED_COMMANDS) if (!findCommand(c)) missing.push(c);
+  const engine = singleEngine(); // terraform, else OpenTofu
+  if (typeof engine === 'string') missing.push(engine);
   for (const d of HOST_MOUNT_POINTS) if (!fs.statSync(d, { throwIfNoEntry: false })?.isDirectory()) missing.push(`directory ${d}`);
   try {
     if (!/\boverlay\b/.test(fs.readFileSync('/proc/filesystems', 'utf8'))) {

@@ -1,6 +1,8 @@
 /**
  * Real Terraform for the end-to-end tests: synthesize a stack into a temp dir,
- * `terraform init` and `apply` it, capture what Terraform prints.
+ * `terraform init` and `apply` it, capture what Terraform prints. The engine is
+ * terraform, or OpenTofu where the machine has no terraform (support/real-tools.ts
+ * singleEngine); `cdktf deploy` gets the same one through TERRAFORM_BINARY_NAME.
  */
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -8,6 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { App, LocalBackend, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
+import { singleEngineBinary } from '../../support/real-tools';
 
 export interface TerraformRun {
   code: number;
@@ -33,6 +36,7 @@ export function terraformEnv(extra: Record<string, string | undefined> = {}): No
     CHECKPOINT_DISABLE: '1',
     // Terraform prints a warning for a missing ~/.terraformrc; point it at an empty one.
     TF_CLI_CONFIG_FILE: emptyCliConfig(),
+    TERRAFORM_BINARY_NAME: singleEngineBinary(),
   };
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
@@ -53,7 +57,7 @@ function emptyCliConfig(): string {
 export function terraform(dir: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promise<TerraformRun> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn('terraform', [...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(singleEngineBinary(), [...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -73,8 +77,8 @@ export async function initAndApply(dir: string, env: NodeJS.ProcessEnv): Promise
 
 /** `terraform output -json` as an object. */
 export function outputs(dir: string, env: NodeJS.ProcessEnv): Record<string, { value: unknown; sensitive: boolean }> {
-  const r = spawnSync('terraform', ['output', '-json', '-no-color'], { cwd: dir, env, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`terraform output failed: ${r.stderr}`);
+  const r = spawnSync(singleEngineBinary(), ['output', '-json', '-no-color'], { cwd: dir, env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${singleEngineBinary()} output failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
 
