@@ -37,14 +37,18 @@ describe('hive_nix output of the example fleet (main.ts)', () => {
     expect(value).toContain(`targetHost = "\${${db}.ipv4_address}";`);
     expect(value).toContain(`targetHost = "\${${worker}.ipv4_address}";`);
     expect(value).toContain(`address = "\${${worker}.ipv4_address_private}";`);
+    // Hetzner reports the private NIC's MAC: NixOS finds that interface by it. DigitalOcean does not.
+    expect(value).toContain(`macAddress = "\${tolist(${web}.network).0.mac_address}";`);
+    expect(value).toContain(`macAddress = "\${tolist(${db}.network).0.mac_address}";`);
+    expect(value.match(/macAddress = null;/g)).toHaveLength(1);
   });
 
-  test('the only Terraform template parts are the address references: the Nix logic (antiquotations) never passes through Terraform', () => {
+  test('the only Terraform template parts are the address (and Hetzner MAC) references: the Nix logic (antiquotations) never passes through Terraform', () => {
     const refs = value.match(/\$\{[^}]*\}/g) ?? [];
     for (const ref of refs) {
-      expect(ref).toMatch(/^\$\{(hcloud_server|digitalocean_droplet)\.[A-Za-z0-9_-]+\.(ipv4_address|ipv4_address_private)\}$/);
+      expect(ref).toMatch(/^\$\{((hcloud_server|digitalocean_droplet)\.[A-Za-z0-9_-]+\.(ipv4_address|ipv4_address_private)|tolist\(hcloud_server\.[A-Za-z0-9_-]+\.network\)\.0\.mac_address)\}$/);
     }
-    expect(refs).toHaveLength(4);
+    expect(refs).toHaveLength(6);
     expect(value).not.toContain('$${');
     expect(value).not.toContain('%{');
   });

@@ -244,7 +244,11 @@ export class HetznerCloud extends Construct implements CloudAdapter {
         publicIpv4: ipv4,
         publicIpv6: server.ipv6Address,
         privateIp: h.privateIp,
-        privateNetwork: { routeCidr: net.ipRange, gateway: intToIpv4(range.network + 1), prefixLength: 32 },
+        // The server's one network block: the API reports the private NIC's MAC, so NixOS
+        // finds that interface by it (nix/modules/private-network.sh), whatever its name.
+        privateNetwork: {
+          routeCidr: net.ipRange, gateway: intToIpv4(range.network + 1), prefixLength: 32, macAddress: server.network.get(0).macAddress,
+        },
         infectProvider: 'hetznercloud',
         // An uncatalogued type (allowUncataloguedType) has no known architecture.
         installTrigger: server.id,

@@ -158,6 +158,13 @@ suite.each(engines)('simulated Hetzner Cloud deploy with %s', (engine) => {
       expect(deployment['web-1'].targetHost).toBe(machines.machine('web-1')!.host.address);
       expect(deployment['web-1'].tags).toEqual(expect.arrayContaining(['web']));
       for (const name of ['web-1', 'db-1']) expect(fs.existsSync(path.join(project.dir, 'hosts', name, 'hardware-configuration.nix'))).toBe(true);
+      // The private NIC's MAC, as the API reported it through the provider, for private-network.nix.
+      const text = fs.readFileSync(path.join(project.dir, 'hive.nix'), 'utf8');
+      for (const name of ['web-1', 'db-1']) {
+        const macs = serverOf(sim.view(), name)!.privateMacs;
+        expect(macs).toHaveLength(1);
+        expect(text).toMatch(new RegExp(`${name} = \\{[^]*?macAddress = "${macs[0]}";`));
+      }
     });
   });
 

@@ -65,7 +65,7 @@ export interface CloudEvent {
 
 export interface ServerView {
   id: number; name: string; status: string; serverType: string; location: string; ipv4: string;
-  privateIps: string[]; firewalls: string[]; labels: Labels; sshKeys: string[];
+  privateIps: string[]; privateMacs: string[]; firewalls: string[]; labels: Labels; sshKeys: string[];
 }
 
 /** What the project holds now, by name (for assertions and for "is it empty"). */
@@ -276,7 +276,7 @@ export class HetznerCloudSim {
     return {
       servers: [...this.servers.values()].map((s) => ({
         id: s.id, name: s.name, status: s.status, serverType: s.type.name, location: s.locationName, ipv4: s.ipv4,
-        privateIps: s.privateNet.map((p) => `${netName(p.network)}:${p.ip}`), firewalls: s.firewalls.map(fwName),
+        privateIps: s.privateNet.map((p) => `${netName(p.network)}:${p.ip}`), privateMacs: s.privateNet.map((p) => p.mac), firewalls: s.firewalls.map(fwName),
         labels: { ...s.labels }, sshKeys: s.sshKeyIds.map((k) => this.sshKeys.get(k)?.name ?? `#${k}`),
       })),
       networks: [...this.networks.values()].map((n) => ({ id: n.id, name: n.name, ipRange: n.ipRange, subnets: n.subnets.map((s) => s.ipRange), labels: { ...n.labels } })),
