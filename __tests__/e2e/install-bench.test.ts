@@ -81,7 +81,7 @@ function installIntervals(fleet: StandinFleet): { start: number; end: number }[]
  * "Creation complete after Ns" lines Terraform printed (one per host, or it throws).
  */
 function slowestStep(output: string, step: 'install' | 'ready', hosts: number): number {
-  const seconds = [...output.matchAll(new RegExp(`terraform_data\\.nixos_${step}_[a-z0-9-]+: Creation complete after (?:(\\d+)m)?(\\d+)s`, 'g'))]
+  const seconds = [...output.matchAll(new RegExp(`terraform_data\\.nixos_${step}_[a-z0-9-]+[^:\\n]*: Creation complete after (?:(\\d+)m)?(\\d+)s`, 'g'))]
     .map((m) => Number(m[1] ?? 0) * 60 + Number(m[2]));
   if (seconds.length !== hosts) throw new Error(`expected ${hosts} "nixos_${step}_*: Creation complete" lines, found ${seconds.length}`);
   return Math.max(...seconds);
