@@ -6,17 +6,23 @@ import * as path from 'path';
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 const RUNNER = path.join(REPO_ROOT, 'scripts', 'app', 'run.js');
 
+/** Where `tool` is found on `searchPath` (default: this process's PATH) as an executable, or undefined. */
+export function which(tool: string, searchPath: string | undefined = process.env.PATH): string | undefined {
+  for (const dir of (searchPath ?? '').split(path.delimiter)) {
+    const file = path.join(dir, tool);
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
 /** True when `tool` (a name on PATH, or an absolute path) is an executable here. */
 export function onPath(tool: string): boolean {
-  if (path.isAbsolute(tool)) return fs.existsSync(tool);
-  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
-    try {
-      fs.accessSync(path.join(dir, tool), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return path.isAbsolute(tool) ? fs.existsSync(tool) : which(tool) !== undefined;
 }
 
 export interface ScriptRun {

@@ -1,46 +1,32 @@
 /**
  * The real Terraform and OpenTofu binaries, for tests that need them to read a
- * configuration: `terraform` from PATH, `tofu` and the hcloud provider mirror
- * from scripts/dev/real-tools.sh (built from the Go module proxy, cached).
+ * configuration, as support/real-tools.ts finds them: `terraform` from PATH, `tofu` and
+ * the hcloud provider mirror from scripts/dev/real-tools.sh.
  */
 import { spawnSync } from 'child_process';
 import { generateKeyPairSync } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { onPath } from './process';
 import { tempDir, terraformApplyOutputs } from './nix-tools';
-import { realToolsEnv } from './real-tools';
+import { EngineName, realTools } from './real-tools';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
 export interface TerraformBinary {
-  readonly name: 'terraform' | 'tofu';
+  readonly name: EngineName;
   readonly path: string;
   /** Environment with the provider mirror's CLI config, when one exists. */
   readonly env: NodeJS.ProcessEnv;
 }
 
-/** The variables of scripts/dev/real-tools.sh (see support/real-tools.ts). */
-export { realToolsEnv };
-
-/** The binary, or a reason it is missing (for describeWith). */
-export function findTerraform(name: 'terraform' | 'tofu'): TerraformBinary | string {
-  if (name === 'terraform') {
-    if (!onPath('terraform')) return 'terraform is not on PATH';
-    const env = { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', TF_INPUT: '0' };
-    return { name, path: 'terraform', env };
-  }
-  let env: Record<string, string>;
-  try {
-    env = realToolsEnv();
-  } catch {
-    return 'scripts/dev/real-tools.sh could not provide tofu';
-  }
-  const dirs = (env.PATH ?? '').split(path.delimiter);
-  const bin = dirs.map((d) => path.join(d, 'tofu')).find((p) => fs.existsSync(p));
-  if (!bin) return 'tofu is not built (scripts/dev/real-tools.sh)';
-  return { name, path: bin, env: { ...process.env, ...env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', TF_INPUT: '0' } };
+/** The binary with the real tools' environment (the provider mirror), or a reason it is missing (for describeWith). */
+export function findTerraform(name: EngineName): TerraformBinary | string {
+  const { tools, missing } = realTools();
+  if (!tools) return missing;
+  const engine = tools.engines.find((e) => e.name === name);
+  if (!engine) return `${name} is not on PATH`;
+  return { name, path: engine.binary, env: { ...tools.env, TF_INPUT: '0' } };
 }
 
 function run(bin: TerraformBinary, args: string[], cwd: string, env: NodeJS.ProcessEnv = bin.env): string {

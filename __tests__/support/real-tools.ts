@@ -9,9 +9,8 @@
  * printed); with CI=true a missing tool fails the suite.
  */
 import { spawn, spawnSync } from 'child_process';
-import * as fs from 'fs';
 import * as path from 'path';
-import { REPO_ROOT, onPath } from './process';
+import { REPO_ROOT, onPath, which } from './process';
 
 export const IN_CI = process.env.CI === 'true';
 
@@ -130,19 +129,6 @@ export function singleEngineEnv(): Record<string, string> {
   if (typeof engine === 'string') throw new Error(engine);
   const plainTerraform = !process.env.TERRAFORM_BINARY_NAME && engine.binary === which('terraform', process.env.PATH);
   return plainTerraform ? {} : { TERRAFORM_BINARY_NAME: engine.binary };
-}
-
-function which(tool: string, searchPath: string | undefined): string | undefined {
-  for (const dir of (searchPath ?? '').split(path.delimiter)) {
-    const file = path.join(dir, tool);
-    try {
-      fs.accessSync(file, fs.constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 /**

@@ -6,12 +6,13 @@
  * (`npx cdktf deploy --auto-approve`, `npm run hive`), with the real engine
  * (terraform or tofu) and the real hcloud provider from scripts/dev/real-tools.sh.
  */
-import { spawn, spawnSync } from 'child_process';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { FleetDeclaration } from '../../../constructs/fleet-declaration';
 import { realToolsEnv } from '../../support/real-tools';
+import { which } from '../../support/process';
 
 /** The repo this file belongs to (found upwards, so it also holds inside a bundle under .build/). */
 export const REPO_ROOT = (() => {
@@ -35,8 +36,7 @@ export { realToolsEnv };
 export function missingTools(engine: Engine): string[] {
   const env = realToolsEnv();
   const missing: string[] = [];
-  const which = (cmd: string) => spawnSync('bash', ['-c', `command -v ${cmd}`], { env: { ...process.env, PATH: env.PATH } }).status === 0;
-  if (!which(engine)) missing.push(engine);
+  if (!which(engine, env.PATH)) missing.push(engine);
   const mirror = path.join(env.NIXOS_FLEET_TOOLS ?? '', 'mirror');
   const provider = engine === 'tofu' ? 'registry.opentofu.org' : 'registry.terraform.io';
   if (!fs.existsSync(path.join(mirror, provider, 'hetznercloud/hcloud/1.68.0/linux_amd64/terraform-provider-hcloud_v1.68.0'))) {
