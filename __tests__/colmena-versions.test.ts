@@ -47,7 +47,7 @@ const STUB_NIXPKGS = path.join(__dirname, 'support', 'colmena', 'stub-nixpkgs');
 const EVALUATOR = path.join(__dirname, 'support', 'colmena', 'eval.nix');
 
 
-describeWith([NIX_STORE_WRITABLE], 'Colmena 0.4 and 0.5 evaluate the hive (each release\'s eval.nix contract)', () => {
+describeWith([NIX_STORE_WRITABLE], 'stand-in evaluators modelled on Colmena 0.4 and 0.5 (each release\'s eval.nix contract) evaluate the hive', () => {
   let storePath: string;
   const projects: string[] = [];
   let pin: string;

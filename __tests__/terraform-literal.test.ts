@@ -8,8 +8,9 @@
  * what the user wrote, and every user string must come back.
  */
 import { terraformLiteral } from '../constructs/terraform-literal';
+import { INSTALL_SCRIPTS_LOCAL } from '../constructs/nixos-install';
 import { FleetDeclaration } from '../constructs/fleet-declaration';
-import { describeWith } from './support/nix-tools';
+import { describeWith, terraformUnescaped } from './support/nix-tools';
 import { Json, synthFleet, validFleet } from './support/fleet';
 import { TerraformBinary, applyOutputs, findTerraform, newEd25519PublicKey } from './support/real-terraform';
 import { engineNames } from './support/real-tools';
@@ -88,6 +89,21 @@ for (const name of engineNames()) { // terraform where the machine has it, OpenT
       // Written straight into the JSON (cdktf would refuse the declaration: fleet-validation.test.ts).
       const outputs = applyOutputs(bin, { output: Object.fromEntries(markers.map((m, i) => [`m${i}`, { value: terraformLiteral(m) }])) });
       expect(markers.map((_, i) => outputs[`m${i}`].value)).toEqual(markers);
+    }, 120_000);
+
+    test('the tests\' reading of Terraform escapes (terraformUnescaped) is what the engine makes of the install scripts', () => {
+      // The install-script tests read the scripts through terraformUnescaped: here the engine does the same reading.
+      const texts: string[] = [];
+      for (const fleet of [validFleet(), ...hostileFleets()]) {
+        const json = synthFleet(fleet);
+        texts.push(...Object.values(json.locals[INSTALL_SCRIPTS_LOCAL] as Record<string, string>));
+        for (const r of Object.values(json.resource.terraform_data) as { provisioner: { 'remote-exec': { inline: string[] } }[] }[]) {
+          texts.push(r.provisioner[0]['remote-exec'].inline[1]); // the host's data lines (the others are references)
+        }
+      }
+      expect(texts.some((t) => t.includes('$${'))).toBe(true);
+      const outputs = applyOutputs(bin, { output: Object.fromEntries(texts.map((t, i) => [`t${i}`, { value: t }])) });
+      expect(texts.map((_, i) => outputs[`t${i}`].value)).toEqual(texts.map(terraformUnescaped));
     }, 120_000);
 
     test('every string carrying user text comes back verbatim, and every user string comes back', () => {

@@ -16,6 +16,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { FleetDeclaration, HostDeclaration } from '../../constructs/fleet-declaration';
 import { nixEval } from '../support/nix-tools';
+import { HIVE_PRELUDE } from '../support/hive-project';
 import { DeployProject, Engine, missingTools } from './cloudsim/deploy-project';
 import { HetznerCloudSim, ProjectView } from './cloudsim/hetzner';
 import { StandinMachines } from './cloudsim/standin-machines';
@@ -417,8 +418,9 @@ suite.each(engines)('simulated Hetzner Cloud deploy with %s', (engine) => {
 });
 
 function evalHive(file: string): Record<string, { targetHost: string; tags: string[] }> {
+  // Each node called as Colmena calls it, through the shared test stubs (support/hive-stubs.nix).
   return nixEval<Record<string, { targetHost: string; tags: string[] }>>(
-    `let hive = import ${file}; names = builtins.filter (n: n != "meta" && n != "defaults") (builtins.attrNames hive); in
-     builtins.listToAttrs (map (n: { name = n; value = (hive.\${n} { name = n; nodes = {}; pkgs = {}; lib = {}; }).deployment; }) names)`,
+    `let ${HIVE_PRELUDE} in builtins.mapAttrs (name: _: (node name).deployment) (removeAttrs hive [ "meta" "defaults" ])`,
+    path.dirname(file),
   );
 }

@@ -25,7 +25,7 @@ import { fleet as exampleFleet } from '../../main';
 import { ExistingHost, FleetDeclaration, HetznerHost, HostDeclaration } from '../../constructs/fleet-declaration';
 import { FleetStack } from '../../constructs/fleet-stack';
 import { TerraformCloudSettings } from '../../constructs/terraform-cloud';
-import { Engine, describeWithRealTools, engineNames, mustRunEngine, runEngine } from '../support/real-tools';
+import { Engine, describeWithRealTools, mustRunEngine, runEngine } from '../support/real-tools';
 import { newEd25519PublicKey } from '../support/real-terraform';
 import { HetznerCloudSim } from '../e2e/cloudsim/hetzner';
 import { MachineBackend } from '../e2e/cloudsim/machines';
@@ -229,9 +229,7 @@ describeWithRealTools('real providers: init, validate and plan of every configur
     await sim?.stop();
   });
 
-  test('the engines: OpenTofu always, terraform whenever the machine has it', () => {
-    expect(tools.engines.map((e) => e.name)).toEqual(engineNames());
-    expect(engineNames()).toContain('tofu');
+  test('the engines real-tools.sh provides are there', () => {
     for (const e of tools.engines) expect(fs.existsSync(e.binary)).toBe(true);
   });
 

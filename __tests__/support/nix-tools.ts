@@ -148,7 +148,7 @@ export function terraformApplyOutputs(
 /**
  * What Terraform makes of a literal template string (`$${` → `${`, `%%{` → `%{`),
  * for reading synthesized scripts and hive text as the host gets them. That real
- * Terraform and OpenTofu agree on every string is proven in terraform-literal.test.ts.
+ * Terraform and OpenTofu read the install scripts exactly so is checked in terraform-literal.test.ts.
  */
 export function terraformUnescaped(text: string): string {
   return text.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{');
