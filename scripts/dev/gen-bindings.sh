@@ -16,7 +16,9 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$repo/.gen/providers/hcloud}
-eval "$(bash "$repo/scripts/dev/real-tools.sh" --print-env)"
+# Two steps: `eval "$(...)"` would hide a failure of real-tools.sh (an empty eval succeeds).
+tools_env=$(bash "$repo/scripts/dev/real-tools.sh" --print-env)
+eval "$tools_env"
 
 # The hcloud entry of the project's own cdktf.json, so the constraint has one home.
 spec=$(node -e '
