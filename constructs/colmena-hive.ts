@@ -110,7 +110,7 @@ export function splitAfterTokens(text: string): string[] {
 export const HIVE_BUILDER = 'nix/hive.nix';
 
 /** deployment.sshOptions with Colmena 0.5 unless the fleet says otherwise (colmena#166, #303: hangs on a host that went away). */
-export const DEFAULT_COLMENA_SSH_OPTIONS: readonly string[] = ['-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=4'];
+const DEFAULT_COLMENA_SSH_OPTIONS: readonly string[] = ['-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=4'];
 
 /**
  * Renders hive.nix (Nix source; cdktf tokens stay in it as tokens): a comment
@@ -182,7 +182,7 @@ function hostData(host: ProvisionedHost, decl: HostDeclaration, fleet: FleetDecl
 }
 
 /** The `fleet.privateNetwork` value of a host (nix/modules/private-network.nix), or undefined without a private network. */
-export function privateNetworkSettings(host: ProvisionedHost): NixValue | undefined {
+function privateNetworkSettings(host: ProvisionedHost): NixValue | undefined {
   const net = host.privateNetwork;
   if (!net) return undefined;
   return {
@@ -195,14 +195,14 @@ export function privateNetworkSettings(host: ProvisionedHost): NixValue | undefi
 }
 
 /** `system.stateVersion` of a host: declared, else its channel's release; undefined for nixos-unstable. */
-export function stateVersionOf(decl: HostDeclaration, fleet: FleetDeclaration): string | undefined {
+function stateVersionOf(decl: HostDeclaration, fleet: FleetDeclaration): string | undefined {
   if (decl.stateVersion !== undefined) return decl.stateVersion;
   const channel = decl.nixChannel ?? fleet.nixChannel ?? DEFAULT_NIX_CHANNEL;
   return /^nixos-(\d\d\.\d\d)$/.exec(channel)?.[1];
 }
 
 /** The sshOptions every node gets, or undefined when the hive must not set them (Colmena 0.4). */
-export function colmenaSshOptions(fleet: FleetDeclaration): readonly string[] | undefined {
+function colmenaSshOptions(fleet: FleetDeclaration): readonly string[] | undefined {
   if ((fleet.colmena?.version ?? '0.4') === '0.4') return undefined;
   return fleet.colmena?.sshOptions ?? DEFAULT_COLMENA_SSH_OPTIONS;
 }

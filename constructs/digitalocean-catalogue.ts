@@ -30,7 +30,7 @@ export const DIGITALOCEAN_REGIONS: readonly string[] = [
 ];
 
 /** Regions closed to new droplets, with the region that replaces each. */
-export const DIGITALOCEAN_RETIRED_REGIONS: Readonly<Record<string, { readonly successor: string }>> = {
+const DIGITALOCEAN_RETIRED_REGIONS: Readonly<Record<string, { readonly successor: string }>> = {
   ams1: { successor: 'ams3' },
   ams2: { successor: 'ams3' },
   sfo1: { successor: 'sfo3' },

@@ -235,7 +235,6 @@ export class DigitalOceanCloud extends Construct implements CloudAdapter {
         // The VPC range is on-link on the private NIC: no gateway.
         privateNetwork: { routeCidr: vpcDecl.ipRange, prefixLength: vpcPrefix },
         infectProvider: 'digitalocean',
-        // Every droplet size is x86_64 (digitalocean-catalogue.ts).
         installTrigger: droplets[i].id,
         // The firewall decides whether the install's SSH session (and its
         // downloads) get through: attach it first, not halfway through.

@@ -26,8 +26,6 @@ import {
   keyFingerprintSuffix, parseIpv4Cidr, show, sshKeyMd5Fingerprint, validateCloudSshKeys,
 } from './validation';
 
-export { HETZNER_ZONES } from './hetzner-catalogue';
-
 /** The label every resource the fleet creates carries: `fleet=<name>`. */
 const FLEET_LABEL = 'fleet';
 
@@ -46,7 +44,7 @@ export const HETZNER_DEFAULT_IMAGE = 'debian-12';
  * catalogue does not list yet (allowUncataloguedType) goes by its line: CAX is
  * Ampere (arm64), every other line (CX, CPX, CCX) x86_64.
  */
-export function hetznerSystem(serverType: string): HostSystem {
+function hetznerSystem(serverType: string): HostSystem {
   const known = HETZNER_SERVER_TYPES[serverType];
   if (known) return NIX_SYSTEM_OF_ARCHITECTURE[known.architecture];
   return serverType.startsWith('cax') ? 'aarch64-linux' : 'x86_64-linux';
@@ -250,7 +248,6 @@ export class HetznerCloud extends Construct implements CloudAdapter {
           routeCidr: net.ipRange, gateway: intToIpv4(range.network + 1), prefixLength: 32, macAddress: server.network.get(0).macAddress,
         },
         infectProvider: 'hetznercloud',
-        // An uncatalogued type (allowUncataloguedType) has no known architecture.
         installTrigger: server.id,
         installAfter: [server],
         alreadyNixos: false,

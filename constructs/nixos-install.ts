@@ -142,7 +142,7 @@ const PROJECT_ROOT = path.resolve(__dirname, '..');
 const INSTALL_SH = fs.readFileSync(path.join(PROJECT_ROOT, 'constructs', 'nixos-install.sh'), 'utf8');
 const READY_SH = fs.readFileSync(path.join(PROJECT_ROOT, 'constructs', 'nixos-ready.sh'), 'utf8');
 /** nix/modules/admin-user.nix, the module that declares `adminUser` (the hive imports it too). */
-export const ADMIN_USER_MODULE = fs.readFileSync(path.join(PROJECT_ROOT, 'nix', 'modules', 'admin-user.nix'), 'utf8');
+const ADMIN_USER_MODULE = fs.readFileSync(path.join(PROJECT_ROOT, 'nix', 'modules', 'admin-user.nix'), 'utf8');
 
 export class NixosInstall extends Construct {
   /** Step 1: install (or skip when already NixOS). */
@@ -325,7 +325,7 @@ function sharedScripts(scope: Construct): { inline(step: ScriptStep, data: Recor
 }
 
 /** Everything the install script is rendered with. */
-export interface InstallScriptSettings {
+interface InstallScriptSettings {
   readonly host: string;
   readonly url: string;
   readonly sha256: string;

@@ -13,7 +13,7 @@ export function shellQuote(value: string): string {
 }
 
 /** The line of a script template that `renderShellScript` replaces with the data. */
-export const SHELL_DATA_MARKER = '# @DATA@';
+const SHELL_DATA_MARKER = '# @DATA@';
 
 const SHELL_NAME = /^[a-z_][a-z0-9_]*$/;
 

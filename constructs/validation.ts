@@ -130,11 +130,6 @@ export function cidrProblem(text: unknown): string | undefined {
   return `is not a CIDR (like "203.0.113.7/32" or "2001:db8::/48"): ${show(text)}`;
 }
 
-/** IPv4 or IPv6 CIDR (as used by firewall rules and admin CIDRs). */
-export function isCidr(text: unknown): boolean {
-  return cidrProblem(text) === undefined;
-}
-
 // ---------------------------------------------------------------- SSH keys
 
 const PUBLIC_KEY_TYPES = new Set([
@@ -245,7 +240,7 @@ function hasType(value: unknown, type: FieldType): boolean {
 }
 
 /** Describes a wrong value without dumping it whole (it may be large, or a pasted secret). */
-export function describeType(value: unknown): string {
+function describeType(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) {
     const bad = value.findIndex((v) => typeof v !== 'string');

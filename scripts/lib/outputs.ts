@@ -16,7 +16,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { isDnsLabel } from '../../constructs/validation';
+import { isDnsLabel, isPlainObject } from '../../constructs/validation';
 
 /** The outputs of one stack, sensitive values removed. */
 export class StackOutputs {
@@ -279,10 +279,6 @@ function findNested(groups: ReadonlyMap<string, unknown>, name: string): unknown
   };
   for (const v of groups.values()) if (isPlainObject(v)) walk(v);
   return found;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function typeOf(v: unknown): string {
