@@ -18,6 +18,8 @@
 #   import_dir           where the NIXOS_IMPORT files go (under /etc/nixos: NixOS's first boot keeps it)
 #   import_data          text of import_dir/install.nix (NIXOS_IMPORT), or empty: no import
 #   admin_user_module    text of import_dir/admin-user.nix (nix/modules/admin-user.nix)
+#   boot_record          where the boot id the install ran in is written, before the reboot (the
+#                        ready step requires a different one); under /etc/nixos, which the first boot keeps
 #   dl_connect, dl_total, installer_timeout, session_wait, reboot_delay   seconds
 # @DATA@
 set -u
@@ -29,10 +31,6 @@ if [ "$(id -u)" != 0 ]; then
   command -v sudo >/dev/null 2>&1 || fail "logged in as $(id -un 2>/dev/null || id -u), not root, and sudo is missing"
   exec sudo -n /bin/sh "$0"
 fi
-
-# Written before the reboot: the boot the install ran in. The ready step requires a
-# different boot. Under /etc/nixos, which NixOS's first boot keeps in place.
-boot_record=/etc/nixos/nixos-fleet/install-boot-id
 
 runs_nixos() { [ -e /run/booted-system ] || [ -e /run/current-system ]; }
 what_runs() {

@@ -134,6 +134,8 @@ const TIMEOUT_PATTERN = /^\d+[smh]$/;
 
 /** Where the install writes the NIXOS_IMPORT files; /etc/nixos survives NixOS's first boot. */
 export const INSTALL_IMPORT_DIR = '/etc/nixos/nixos-fleet';
+/** Where the install records the boot it ran in; the ready step requires another (both scripts get it). */
+export const INSTALL_BOOT_RECORD = `${INSTALL_IMPORT_DIR}/install-boot-id`;
 
 // The scripts and the module are part of the program: read once, when this module loads.
 // Both from constructs/ (ts-node, jest) and from the esbuild bundle in .build/, the
@@ -361,11 +363,12 @@ function installScriptData(s: InstallScriptSettings): Record<string, string | nu
     installer_timeout: s.installerTimeoutSeconds,
     session_wait: s.sessionWaitSeconds,
     reboot_delay: s.rebootDelaySeconds,
+    boot_record: INSTALL_BOOT_RECORD,
   };
 }
 
 function readyScriptData(host: string, logPath: string): Record<string, string | number> {
-  return { host, log: logPath };
+  return { host, log: logPath, boot_record: INSTALL_BOOT_RECORD };
 }
 
 /**

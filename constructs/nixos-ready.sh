@@ -5,8 +5,9 @@
 # /etc/NIXOS alone proves nothing: nixos-infect writes it before the reboot.
 #
 # Rendered by constructs/nixos-install.ts ("@DATA@" becomes quoted assignments of
-# `host` and `log`; the rest is written once per stack); runs as root or through
-# `sudo -n`, so it also proves that the login user can still escalate. POSIX sh.
+# `host`, `log` and `boot_record`, the install's record of its boot; the rest is written
+# once per stack); runs as root or through `sudo -n`, so it also proves that the login
+# user can still escalate. POSIX sh.
 # @DATA@
 set -u
 say() { echo "nixos-fleet[$host]: $*"; }
@@ -17,7 +18,6 @@ if [ "$(id -u)" != 0 ]; then
   command -v sudo >/dev/null 2>&1 || fail "logged in as $(id -un 2>/dev/null || id -u), not root, and sudo is missing"
   exec sudo -n /bin/sh "$0"
 fi
-boot_record=/etc/nixos/nixos-fleet/install-boot-id
 
 what_runs() {
   os=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-${NAME:-}}") )

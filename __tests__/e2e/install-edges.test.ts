@@ -24,6 +24,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { FleetDeclaration, HostDeclaration } from '../../constructs/fleet-declaration';
 import { FleetStack } from '../../constructs/fleet-stack';
+import { INSTALL_BOOT_RECORD } from '../../constructs/nixos-install';
 import { StandinFleet, StandinHost, fakeInfectScript, prerequisites, startStandinFleet } from './standin/standin';
 import { TerraformRun, initAndApply, startSshAgent, synthStack, terraformEnv } from './support/terraform';
 import { runProjectScript } from '../support/process';
@@ -129,7 +130,7 @@ suite('install edge cases on stand-in hosts with real Terraform', () => {
       const h = host('slow');
       expect(fs.existsSync(path.join(h.logDir, 'nixos-infect.log'))).toBe(true); // kept via /etc/NIXOS_LUSTRATE
       expect(fs.existsSync(path.join(h.oldRootDir, 'var', 'log', 'nixos-infect.log'))).toBe(true);
-      expect(fs.existsSync(etc(h, 'nixos/nixos-fleet/install-boot-id'))).toBe(true);
+      expect(fs.existsSync(etc(h, INSTALL_BOOT_RECORD.slice('/etc/'.length)))).toBe(true);
       expect(fs.existsSync(etc(h, 'NIXOS_LUSTRATE'))).toBe(false);
     });
 
