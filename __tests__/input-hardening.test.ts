@@ -126,6 +126,10 @@ describe('7. wrong types give the host-and-field error, never a TypeError', () =
     ['a network of the wrong type', validFleet({ hetzner: 'eu-central' as never }), 'fleet: hetzner must be an object or left out, got the string "eu-central"'],
     ['a port as a string on an existing machine', withHost('box-1', { port: '2222' }), 'host "box-1": port must be a number or left out, got the string "2222"'],
     ['the whole fleet is null', null, 'fleet: declaration must be a fleet declaration (an object), got null'],
+    ['a misspelt install limit', validFleet({ install: { instalerTimeoutSeconds: 60 } as never }), 'fleet: install.instalerTimeoutSeconds is not a field of install limits (known: downloadConnectTimeoutSeconds'],
+    ['a misspelt install limit on a host', withHost('web-1', { install: { rebootDelay: 0 } }), 'host "web-1": install.rebootDelay is not a field of install limits'],
+    ['an install limit as a string', validFleet({ install: { sessionWaitSeconds: '300' } as never }), 'fleet: install.sessionWaitSeconds must be a number or left out, got the string "300"'],
+    ['a misspelt Colmena setting', validFleet({ colmena: { verison: '0.5' } as never }), 'fleet: colmena.verison is not a field of Colmena settings (known: version, sshOptions)'],
   ];
   test.each(cases)('%s', (_, fleet, expected) => {
     expect(problemsOf(fleet).join('\n')).toContain(expected);

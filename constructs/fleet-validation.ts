@@ -11,7 +11,7 @@
  */
 import { CloudAdapterClass } from './cloud-adapter';
 import { COLMENA_RESERVED_NAMES } from './colmena-hive';
-import { FleetDeclaration, HostDeclaration } from './fleet-declaration';
+import { DEFAULT_INSTALL_SETTINGS, FleetDeclaration, HostDeclaration } from './fleet-declaration';
 import { isNixRelativePath } from './nix';
 import { isInstallerUrl } from './nixos-install';
 import {
@@ -49,6 +49,9 @@ export const HOST_BASE_FIELDS: FieldSpecs = {
 };
 
 const INSTALLER_FIELDS: FieldSpecs = { url: { type: 'string' }, sha256: { type: 'string' } };
+/** The install limits: every key of DEFAULT_INSTALL_SETTINGS, a number (their ranges are NixosInstall's). */
+const INSTALL_FIELDS: FieldSpecs = Object.fromEntries(Object.keys(DEFAULT_INSTALL_SETTINGS).map((k) => [k, { type: 'number' }]));
+const COLMENA_FIELDS: FieldSpecs = { version: { type: 'string' }, sshOptions: { type: 'string[]' } };
 
 export function validateFleet(fleet: FleetDeclaration, adapters: readonly CloudAdapterClass[]): Problems {
   const problems = new Problems();
@@ -65,6 +68,9 @@ export function validateFleet(fleet: FleetDeclaration, adapters: readonly CloudA
   }
   if (fleet.nixChannel !== undefined) validateChannel(fleet.nixChannel, 'fleet', problems);
   validateInstaller(fleet.installer, 'fleet', problems);
+  // Known fields only: a misspelt limit or setting would otherwise be ignored.
+  if (fleet.install !== undefined) checkFields(fleet.install, INSTALL_FIELDS, 'fleet', 'install', problems, 'install limits');
+  if (fleet.colmena !== undefined) checkFields(fleet.colmena, COLMENA_FIELDS, 'fleet', 'colmena', problems, 'Colmena settings');
 
   if (!Array.isArray(fleet.adminSshKeys) || fleet.adminSshKeys.length === 0) {
     if (fleet.adminSshKeys === undefined || Array.isArray(fleet.adminSshKeys)) {
@@ -137,6 +143,7 @@ export function validateFleet(fleet: FleetDeclaration, adapters: readonly CloudA
     }
     if (h.nixChannel !== undefined) validateChannel(h.nixChannel, where, problems);
     validateInstaller(h.installer, where, problems);
+    if (h.install !== undefined) checkFields(h.install, INSTALL_FIELDS, where, 'install', problems, 'install limits');
     validateFirewallRules(h.firewallRules, where, 'firewallRules', problems);
 
     const ip = 'privateIp' in h ? h.privateIp : undefined;
