@@ -246,18 +246,13 @@ describeWithTools('npm run hive', () => {
       fs.writeFileSync(path.join(stackDir, 'cdk.tf.json'), JSON.stringify({ output: { hive_nix: { value: HIVE_TEXT }, hosts: { value: { 'web-1': hostOutput(22) } } } }));
       run(tofu.binary, ['init', '-input=false', '-no-color'], stackDir);
       run(tofu.binary, ['apply', '-auto-approve', '-input=false', '-no-color'], stackDir);
-      const saved = process.env.TF_CLI_CONFIG_FILE;
-      process.env.TF_CLI_CONFIG_FILE = path.join(stackDir, 'no-such-terraformrc');
-      try {
-        const printed = spawnSync(tofu.binary, ['output', '-json', '-no-color'], { cwd: stackDir, encoding: 'utf8' }).stdout;
-        expect(printed).toMatch(/^[^{]*Unable to open CLI configuration file[^{]*\n\{/); // the case this covers
-        const outputs = await readStackOutputs({ stack: 'fleet', stackDir, terraformBinary: tofu.binary });
-        expect(outputs.requireString('hive_nix')).toBe(HIVE_TEXT);
-        expect(hostFacts(outputs).map((h) => h.name)).toEqual(['web-1']);
-      } finally {
-        if (saved === undefined) delete process.env.TF_CLI_CONFIG_FILE;
-        else process.env.TF_CLI_CONFIG_FILE = saved;
-      }
+      // An explicit environment: a child of a jest test does not see the test's process.env changes.
+      const env = { ...process.env, TF_CLI_CONFIG_FILE: path.join(stackDir, 'no-such-terraformrc') };
+      const printed = spawnSync(tofu.binary, ['output', '-json', '-no-color'], { cwd: stackDir, env, encoding: 'utf8' }).stdout;
+      expect(printed).toMatch(/^[^{]*Unable to open CLI configuration file[^{]*\n\{/); // the case this covers
+      const outputs = await readStackOutputs({ stack: 'fleet', stackDir, terraformBinary: tofu.binary, env });
+      expect(outputs.requireString('hive_nix')).toBe(HIVE_TEXT);
+      expect(hostFacts(outputs).map((h) => h.name)).toEqual(['web-1']);
     }, 60000);
 
     test('a sensitive output is never handed out', async () => {

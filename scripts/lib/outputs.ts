@@ -205,6 +205,11 @@ export interface ReadStackOutputsOptions {
    * @default $TERRAFORM_BINARY_NAME (what cdktf honours too), else `terraform`
    */
   readonly terraformBinary?: string;
+  /**
+   * Environment for the binary.
+   * @default process.env
+   */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Reads the stack's outputs from the outputs file or from Terraform. */
@@ -226,7 +231,7 @@ export async function readStackOutputs(options: ReadStackOutputsOptions): Promis
       `or pass --outputs FILE written by \`cdktf output ${options.stack} --outputs-file FILE\``);
   }
   const binary = options.terraformBinary ?? process.env.TERRAFORM_BINARY_NAME ?? 'terraform';
-  const stdout = await runTerraformOutput(binary, stackDir);
+  const stdout = await runTerraformOutput(binary, stackDir, options.env ?? process.env);
   return parseTerraformOutputJson(jsonOfOutputCommand(stdout), options.stack, `\`${binary} output -json\` in ${stackDir}`);
 }
 
@@ -241,9 +246,9 @@ export function jsonOfOutputCommand(stdout: string): string {
   return at < 0 ? stdout : stdout.slice(at);
 }
 
-function runTerraformOutput(binary: string, cwd: string): Promise<string> {
+function runTerraformOutput(binary: string, cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, ['output', '-json', '-no-color'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(binary, ['output', '-json', '-no-color'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
